@@ -1,0 +1,72 @@
+# Aftersales Desk: `make run` starts the portal, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: WeasyPrint's Pango and real fonts for CJK, Thai, Cyrillic and Latin text.
+RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core fonts-noto-cjk fonts-thai-tlwg fonts-dejavu-core
+# The test suite also drives a real Chromium and starts throwaway PostgreSQL clusters.
+TEST_PACKAGES := chromium postgresql
+
+PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: run test install install-test system-packages test-system-packages lint translations-extract bench clean
+
+run: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi demo seed
+	$(BIN)/flask --app wsgi serve
+
+test: install-test
+	$(BIN)/python -m pytest
+
+install: system-packages $(VENV)/.installed $(MO_FILES)
+
+install-test: install test-system-packages $(VENV)/.installed-test
+
+system-packages:
+	@$(call apt_ensure,$(RUN_PACKAGES))
+
+test-system-packages:
+	@$(call apt_ensure,$(TEST_PACKAGES))
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+translations-extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot portal
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+lint: install-test
+	$(BIN)/ruff check portal rules tests migrations benchmarks
+
+bench: install-test
+	$(BIN)/python benchmarks/rules_bench.py
+
+clean:
+	rm -rf $(VENV) $(MO_FILES)
+
+# Install the Debian packages in $(1) that are not installed yet.
+define apt_ensure
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "Installing Debian packages:$$missing"; \
+  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef

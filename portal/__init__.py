@@ -1,0 +1,64 @@
+"""Aftersales Desk: the Flask application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+
+from portal import access, errors, i18n, security
+from portal.config import load_config
+from portal.db import Database, db_session
+from portal.domain.attachments import AttachmentStore
+from portal.domain.models import User
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+htmx = Htmx()
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db_session().get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_config(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+
+    Database(app.config["DATABASE_URL"]).init_app(app)
+    app.extensions["attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    htmx.init_app(app)
+    i18n.init_app(app)
+    access.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from portal.admin.views import bp as admin_bp
+    from portal.audit.views import bp as audit_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.cases.views import bp as cases_bp
+    from portal.main.views import bp as main_bp
+    from portal.policies.views import bp as policies_bp
+
+    for blueprint in (main_bp, auth_bp, cases_bp, policies_bp, audit_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+    return app

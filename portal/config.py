@@ -1,0 +1,49 @@
+"""Configuration from environment variables, with defaults that are safe for a local install."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Read the instance's secret key, creating it on the first run; it is never committed."""
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(instance_path),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'aftersales.db'}",
+        "ATTACHMENTS_DIR": os.environ.get("ATTACHMENTS_DIR") or str(instance_path / "attachments"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # CSRF tokens live as long as the session: queue pages stay open all day.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": LANGUAGES,
+        "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "32")) * 1024 * 1024,
+        "PAGE_SIZE": 50,
+    }

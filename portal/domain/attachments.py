@@ -1,0 +1,62 @@
+"""The attachment store: files on disk addressed by the SHA-256 of their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from portal.domain.models import Attachment
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AttachmentStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise ValueError("not a SHA-256 hex digest")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Store bytes once; writing the same content again is a no-op."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def verify(self, sha256: str) -> bool:
+        """Whether the stored file still hashes to its name."""
+        try:
+            return hashlib.sha256(self.read(sha256)).hexdigest() == sha256
+        except FileNotFoundError:
+            return False
+
+
+def store_attachment(session: Session, store: AttachmentStore, data: bytes, content_type: str) -> Attachment:
+    digest = store.put(data)
+    attachment = session.get(Attachment, digest)
+    if attachment is None:
+        attachment = Attachment(sha256=digest, size=len(data), content_type=content_type)
+        session.add(attachment)
+    return attachment

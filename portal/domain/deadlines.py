@@ -1,0 +1,127 @@
+"""Firing due deadlines exactly once: claim with a conditional UPDATE, apply, record, commit together."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.domain import audit
+from portal.domain.enums import DeadlineState
+from portal.domain.models import CaseEvent, Deadline, SchedulerHeartbeat
+from portal.domain.types import utcnow
+
+# A deadline fired more than this after it was due is marked late (the scheduler was down or behind).
+LATE_AFTER = timedelta(minutes=1)
+RETRY_DELAY = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
+
+DeadlineEffect = Callable[[Session, Deadline, datetime], None]
+
+
+def record_expiry(session: Session, deadline: Deadline, now: datetime) -> None:
+    """The effect every deadline has: it shows on the case timeline and in the audit log."""
+    session.add(CaseEvent(case_id=deadline.case_id, kind="deadline_expired", actor_label="scheduler",
+                          occurred_at=now, data={"name": deadline.name, "late": deadline.fired_late}))
+    audit.record(session, "deadline.fired", "case", deadline.case_id,
+                 {"deadline_id": deadline.id, "name": deadline.name, "due_at": deadline.due_at,
+                  "late": deadline.fired_late}, actor_label="scheduler")
+
+
+@dataclass
+class SweepResult:
+    processed: int = 0
+    failures: int = 0
+    lag_seconds: float | None = None
+
+
+def _due_ids(session: Session, now: datetime, batch: int) -> list[int]:
+    query = (select(Deadline.id)
+             .where(Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
+             .order_by(Deadline.due_at).limit(batch))
+    if session.get_bind().dialect.name == "postgresql":
+        # Another scheduler working on the same rows skips them instead of waiting.
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def _fire_one(session: Session, deadline_id: int, now: datetime, effect: DeadlineEffect) -> bool:
+    deadline = session.get(Deadline, deadline_id)
+    if deadline is None:
+        return False
+    claimed = session.execute(
+        update(Deadline)
+        .where(Deadline.id == deadline_id, Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
+        .values(state=DeadlineState.FIRED, fired_at=now, attempts=Deadline.attempts + 1,
+                fired_late=(now - deadline.due_at) > LATE_AFTER)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False  # someone else got there first, or it was cancelled meanwhile
+    session.refresh(deadline)
+    effect(session, deadline, now)
+    return True
+
+
+def _postpone(session: Session, deadline_id: int, now: datetime, error: str) -> None:
+    deadline = session.get(Deadline, deadline_id)
+    if deadline is None or deadline.state != DeadlineState.PENDING:
+        return
+    deadline.attempts += 1
+    deadline.last_error = error[-4000:]
+    if deadline.attempts >= MAX_ATTEMPTS:
+        deadline.state = DeadlineState.CANCELLED
+    else:
+        deadline.due_at = now + RETRY_DELAY * deadline.attempts
+
+
+def sweep(factory: sessionmaker[Session], now: datetime | None = None, batch: int = 500,
+          effect: DeadlineEffect = record_expiry) -> SweepResult:
+    """Fire every deadline that is due; each in its own transaction so one failure stops nothing else."""
+    now = now or utcnow()
+    result = SweepResult()
+    while True:
+        with factory() as session:
+            ids = _due_ids(session, now, batch)
+            if not ids:
+                return result
+            oldest = session.scalar(select(Deadline.due_at).where(Deadline.id == ids[0]))
+            if oldest is not None and result.lag_seconds is None:
+                result.lag_seconds = max(0.0, (now - oldest).total_seconds())
+            session.rollback()  # release row locks taken while listing
+        for deadline_id in ids:
+            with factory() as session:
+                try:
+                    if _fire_one(session, deadline_id, now, effect):
+                        result.processed += 1
+                    session.commit()
+                except Exception:
+                    session.rollback()
+                    result.failures += 1
+                    _postpone(session, deadline_id, now, traceback.format_exc())
+                    session.commit()
+        if len(ids) < batch:
+            return result
+
+
+def beat(factory: sessionmaker[Session], name: str, started_at: datetime, result: SweepResult,
+         error: str | None = None) -> None:
+    """Record that this scheduler is alive and what its last sweep did."""
+    with factory() as session:
+        row = session.get(SchedulerHeartbeat, name)
+        if row is None:
+            row = SchedulerHeartbeat(name=name, pid=os.getpid(), started_at=started_at)
+            session.add(row)
+        row.pid = os.getpid()
+        row.started_at = started_at
+        row.last_sweep_at = utcnow()
+        row.last_lag_seconds = result.lag_seconds
+        row.processed_total = (row.processed_total or 0) + result.processed
+        row.failures_total = (row.failures_total or 0) + result.failures
+        row.last_error = error
+        session.commit()

@@ -1,0 +1,32 @@
+"""Every table of the portal; import models from here."""
+
+from portal.domain.models.audit import AuditEntry
+from portal.domain.models.base import Base
+from portal.domain.models.cases import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseItem,
+    CaseTag,
+    Deadline,
+    Decision,
+    Dispute,
+    EvidenceItem,
+    Exchange,
+    Inspection,
+    Message,
+    Refund,
+    ReturnShipment,
+)
+from portal.domain.models.catalog import Campaign, ExchangeRate, Market, Product, ReturnAddress, Shop
+from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
+from portal.domain.models.policy import Policy, PolicyVersion
+from portal.domain.models.system import SchedulerHeartbeat
+from portal.domain.models.users import User
+
+__all__ = [
+    "Attachment", "AuditEntry", "Base", "Buyer", "Campaign", "Case", "CaseEvent", "CaseItem", "CaseTag",
+    "Deadline", "Decision", "Dispute", "EvidenceItem", "Exchange", "ExchangeRate", "Inspection", "Market",
+    "Message", "Order", "OrderItem", "Policy", "PolicyVersion", "Product", "Refund", "ReturnAddress",
+    "ReturnShipment", "SchedulerHeartbeat", "Shipment", "Shop", "TrackingEvent", "User",
+]

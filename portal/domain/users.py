@@ -1,0 +1,66 @@
+"""Creating users and checking their passwords (argon2)."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.domain import audit
+from portal.domain.enums import Role
+from portal.domain.models import User
+
+_hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so a wrong address costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a real password")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, email: str, name: str, role: Role | str, password: str,
+                actor: User | None = None) -> User:
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise UserError(f"'{email}' is not an e-mail address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise UserError(f"unknown role '{role}'; choose one of {', '.join(r.value for r in Role)}") from None
+    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise UserError(f"a user with e-mail {email} already exists")
+    user = User(email=email, name=name.strip() or email, role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    audit.record(session, "user.created", "user", user.id, {"email": email, "role": role.value}, actor=actor,
+                 actor_label=None if actor else "cli")
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user

@@ -1,0 +1,62 @@
+"""Keyset pagination: pages stay fast and stable however deep the agent scrolls."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(when: datetime, row_id: int) -> str:
+    raw = json.dumps([when.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """The position a cursor names, or None for a cursor that is missing or was tampered with."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, row_id = json.loads(raw)
+        parsed = datetime.fromisoformat(when)
+        if parsed.tzinfo is None or not isinstance(row_id, int):
+            return None
+        return parsed, row_id
+    except (ValueError, TypeError):
+        return None
+
+
+def newest_first(
+    session: Session,
+    query: Select[Any],
+    time_column: InstrumentedAttribute[Any],
+    id_column: InstrumentedAttribute[Any],
+    cursor: str | None,
+    size: int,
+) -> Page[Any]:
+    """One page of `query`, newest first, starting after `cursor`."""
+    position = decode_cursor(cursor)
+    if position is not None:
+        when, row_id = position
+        query = query.where(or_(time_column < when, and_(time_column == when, id_column < row_id)))
+    rows = list(session.scalars(query.order_by(time_column.desc(), id_column.desc()).limit(size + 1)))
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = encode_cursor(getattr(last, time_column.key), getattr(last, id_column.key))
+    return Page(rows, next_cursor)

@@ -1,0 +1,35 @@
+"""A case's story in time order: its own events, the parcels' checkpoints and the messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from portal.domain.models import Case
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    when: datetime
+    kind: str  # "event", "tracking" or "message"
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+    event_kind: str = ""  # for events: what happened, e.g. "status_changed"
+
+
+def build_timeline(case: Case) -> list[TimelineEntry]:
+    entries = [TimelineEntry(e.occurred_at, "event", e.actor_label, dict(e.data), e.kind) for e in case.events]
+    for shipment in case.order.shipments:
+        entries.extend(
+            TimelineEntry(t.occurred_at, "tracking", shipment.carrier,
+                          {"status": t.status.value, "description": t.description, "location": t.location,
+                           "tracking_number": shipment.tracking_number, "shipment_kind": shipment.kind.value})
+            for t in shipment.events
+        )
+    entries.extend(
+        TimelineEntry(m.created_at, "message", m.direction.value,
+                      {"body": m.body, "status": m.status.value, "language": m.language})
+        for m in case.messages
+    )
+    return sorted(entries, key=lambda entry: entry.when, reverse=True)
