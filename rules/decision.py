@@ -1,0 +1,141 @@
+"""What deciding a case returns: actions with their arguments, the deciding rule, and the explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .nodes import format_number, quote
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    value: int | Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"percent": json_number(self.value)}
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    seconds: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seconds": self.seconds}
+
+
+ArgValue = str | int | Decimal | bool | Percent | Duration
+
+
+def json_number(value: int | Decimal) -> int | float:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A fact or argument as JSON: Decimal becomes a number, percentages and durations objects."""
+    if isinstance(value, Percent | Duration):
+        return value.to_json()
+    if isinstance(value, Decimal):
+        return json_number(value) if value.is_finite() else str(value)
+    if isinstance(value, list | tuple | frozenset | set):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action of a decision: `Action("reject", ("Outside the window",))`."""
+
+    name: str
+    args: tuple[ArgValue, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "args": [json_value(a) for a in self.args]}
+
+    def to_text(self) -> str:
+        return " ".join([self.name, *(_arg_text(a) for a in self.args)])
+
+
+def _arg_text(arg: ArgValue) -> str:
+    if isinstance(arg, str):
+        return quote(arg)
+    if isinstance(arg, Percent):
+        return format_number(arg.value) + "%"
+    if isinstance(arg, Duration):
+        for unit, size in (("weeks", 604_800), ("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+            if arg.seconds % size == 0:
+                return f"{arg.seconds // size} {unit}"
+        return f"{arg.seconds / 60:g} minutes"
+    if isinstance(arg, bool):
+        return "true" if arg else "false"
+    return format_number(arg)
+
+
+def actions_text(actions: list[Action] | tuple[Action, ...]) -> str:
+    return ", ".join(a.to_text() for a in actions) or "(nothing)"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """The deciding rule: its line, and its name if it has one (an `else` has none)."""
+
+    line: int
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "name": self.name}
+
+
+class Decision:
+    """The outcome of decide(); the explanation is worked out only when first asked for."""
+
+    __slots__ = ("event", "actions", "rule", "_explain", "_explanation")
+
+    def __init__(
+        self, event: str, actions: list[Action], rule: RuleRef | None, explain: Callable[[], dict[str, Any]]
+    ) -> None:
+        self.event = event
+        self.actions = actions
+        self.rule = rule
+        self._explain = explain
+        self._explanation: dict[str, Any] | None = None
+
+    @property
+    def explanation(self) -> dict[str, Any]:
+        """Each part of the deciding rule with values and results; why earlier rules did not apply."""
+        if self._explanation is None:
+            self._explanation = self._explain()
+        return self._explanation
+
+    def to_dict(self, explanation: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": self.event,
+            "actions": [a.to_dict() for a in self.actions],
+            "rule": self.rule.to_dict() if self.rule else None,
+        }
+        if explanation:
+            out["explanation"] = self.explanation
+        return out
+
+    def explain_text(self, lang: str = "en") -> str:
+        from .explain import render_explanation
+
+        return render_explanation(self, lang)
+
+    def __repr__(self) -> str:
+        return f"Decision(event={self.event!r}, actions={self.actions!r}, rule={self.rule!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (self.event, self.actions, self.rule) == (other.event, other.actions, other.rule)
+
+    __hash__ = None  # type: ignore[assignment]

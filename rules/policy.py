@@ -1,0 +1,124 @@
+"""The entry points: check a policy's text, compile it, and decide cases with it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from . import nodes as n
+from .checker import check_policy
+from .compiler import CompiledSection, compile_sections
+from .decision import Action, Decision
+from .diagnostics import ERROR, WARNING, Diagnostic, PolicyError, Reporter
+from .explain import explain
+from .reader import read_policy
+from .vocabulary import DEFAULT_EVENT
+
+_MANUAL = (Action("manual_review"),)
+
+
+def analyse(text: Any) -> tuple[n.Policy, Reporter]:
+    """Parse and check; every problem lands in the reporter."""
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            report = Reporter("")
+            report.add(1, 1, "limit.encoding")
+            return n.Policy(None, None, (), ()), report
+    if not isinstance(text, str):
+        report = Reporter("")
+        report.add(1, 1, "limit.encoding")
+        return n.Policy(None, None, (), ()), report
+    text = text.removeprefix("\ufeff")
+    report = Reporter(text)
+    policy = read_policy(text, report)
+    check_policy(policy, report)
+    return policy, report
+
+
+def section_key(event: str) -> str:
+    """`deadline:NAME` and `deadline "NAME"` both name the deadline section."""
+    event = event.strip()
+    if event.startswith("deadline:"):
+        return "deadline:" + event[len("deadline:") :].strip().strip('"')
+    if event.startswith("deadline ") and event.endswith('"'):
+        return "deadline:" + event[len("deadline ") :].strip().strip('"')
+    return event
+
+
+class CompiledPolicy:
+    """A checked policy turned into Python; decide() is safe to call from many threads."""
+
+    def __init__(self, policy: n.Policy, text: str, warnings: list[Diagnostic]) -> None:
+        self.name: str | None = policy.name
+        self.ast = policy
+        self.warnings = warnings
+        self.source_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self._sections: dict[str, CompiledSection] = compile_sections(policy)
+        self.sections: tuple[str, ...] = tuple(self._sections)
+        self.examples: tuple[n.Example, ...] = policy.examples
+
+    def decide(self, facts: Mapping[str, Any] | None, event: str = DEFAULT_EVENT) -> Decision:
+        """The decision for a case with these facts; missing or odd facts never raise."""
+        if facts is None:
+            facts = {}
+        if not isinstance(facts, Mapping):
+            raise TypeError("facts must be a mapping (a dict of case facts)")
+        section = self._sections.get(section_key(event))
+        if section is None:
+            return Decision(event, list(_MANUAL), None, lambda: explain(None, facts, -1, event))
+        index = section.run(facts)
+        if index >= 0:
+            rule = section.rules[index]
+            return Decision(
+                event, list(rule.actions), rule.ref, lambda: explain(section, facts, index, event)
+            )
+        if section.otherwise is not None:
+            other = section.otherwise
+            return Decision(
+                event,
+                list(other.actions),
+                other.ref,
+                lambda: explain(section, facts, len(section.rules), event),
+            )
+        return Decision(event, list(_MANUAL), None, lambda: explain(section, facts, -1, event))
+
+    def __repr__(self) -> str:
+        return f"CompiledPolicy(name={self.name!r}, sections={self.sections!r})"
+
+
+def compile_policy(text: str, *, examples: bool = True) -> CompiledPolicy:
+    """Check and compile; raises PolicyError listing every error (failing examples too, with `examples`)."""
+    policy, report = analyse(text)
+    errors = [d for d in report.sorted() if d.severity == ERROR]
+    warnings = [d for d in report.sorted() if d.severity == WARNING]
+    if errors:
+        raise PolicyError(errors, warnings)
+    compiled = CompiledPolicy(policy, text if isinstance(text, str) else "", warnings)
+    if examples and compiled.examples:
+        from .examples import example_diagnostics
+
+        failures = example_diagnostics(compiled, report)
+        if failures:
+            raise PolicyError(failures, warnings)
+    return compiled
+
+
+def check(text: str) -> list[Diagnostic]:
+    """Every error and warning in the policy, examples included, sorted by position; never raises."""
+    try:
+        policy, report = analyse(text)
+        if report.error_count() == 0 and policy.examples:
+            from .examples import example_diagnostics
+
+            example_diagnostics(CompiledPolicy(policy, text, []), report)
+        return report.sorted()
+    except RecursionError:
+        # The limits are meant to make this impossible; if one is missed, still answer with a sentence.
+        return [
+            Diagnostic(
+                1, 1, "the policy is nested too deeply to read", code="limit.depth", params={"limit": 32}
+            )
+        ]
