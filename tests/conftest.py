@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from support.app import PASSWORD, ROLE_EMAILS, make_test_app, sign_in
+from support.postgres import PostgresCluster
 
-from portal import create_app, migrate
-from portal.db import get_db
+from portal import migrate
+from portal.domain import users as user_service
 from portal.domain.enums import Role
 from portal.domain.models import Base, User
 from portal.domain.users import hash_password
-from support.postgres import PostgresCluster
 
 BACKENDS = ["sqlite", "postgresql"]
-PASSWORD = "correct-horse-42"
-ROLE_EMAILS = {
-    Role.OPS_MANAGER: "ops@example.test",
-    Role.CS_AGENT: "agent@example.test",
-    Role.AUDITOR: "auditor@example.test",
-    Role.ADMIN: "admin@example.test",
-}
-CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """Argon2 at full cost makes every sign-in take a tenth of a second; tests need correctness only."""
+    user_service.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -81,17 +80,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def make_test_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
-    return create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "DATABASE_URL": database_url,
-        "ATTACHMENTS_DIR": str(tmp_path / "attachments"),
-        "SCHEDULER_INTERVAL_SECONDS": 0.2,
-        **overrides,
-    })
-
-
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application = make_test_app(database_url, tmp_path)
@@ -105,11 +93,13 @@ def get_db_engine(application: Flask) -> Any:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A session for arranging and inspecting data outside requests."""
-    with app.app_context():
-        session = get_db().session()
-        yield session
-        session.close()
+    """A session for arranging and inspecting data outside requests.
+
+    No app context stays pushed: requests must each get their own, as they do in production.
+    """
+    session = app.extensions["database"].session()
+    yield session
+    session.close()
 
 
 @pytest.fixture
@@ -125,18 +115,6 @@ def users(db: Session, password_hash: str) -> dict[Role, User]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def csrf_token(client: FlaskClient, url: str = "/login") -> str:
-    """The CSRF token a page hands its forms, read the way a browser would."""
-    html = client.get(url).get_data(as_text=True)
-    match = CSRF_INPUT.search(html)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1) or match.group(2)
-
-
-def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)})
 
 
 @pytest.fixture

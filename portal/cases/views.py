@@ -21,9 +21,11 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 def _filter_from_args() -> CaseFilter:
     args = request.args
+    q = args.get("q", "")[:100]
     return CaseFilter(
-        q=args.get("q", "")[:100],
-        status=args.get("status", "open"),
+        q=q,
+        # An agent who types an order id or tracking number wants the case whatever its status.
+        status=args.get("status") or ("all" if q.strip() else "open"),
         type=args.get("type", ""),
         market=args.get("market", "")[:2],
     )

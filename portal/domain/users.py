@@ -24,6 +24,13 @@ class UserError(ValueError):
     pass
 
 
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the hashing cost (the test suite uses a cheap one; production keeps argon2's defaults)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("not a real password")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
