@@ -179,7 +179,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "事件段落 `{event}` 已在第 {first} 行定义",
     ),
     "else.not_last": (
-        "`else` must be the last line of its section, but the line {next} comes after it",
+        "`else` must be the last line of its section, but line {next} comes after it",
         "`else` 必须是所在段落的最后一行，但第 {next} 行在它之后",
     ),
     "rule.after_always_true": (

@@ -19,6 +19,7 @@ from portal.domain.models.cases import (
     ReturnShipment,
 )
 from portal.domain.models.catalog import Campaign, ExchangeRate, Market, Product, ReturnAddress, Shop
+from portal.domain.models.jobs import Job
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
 from portal.domain.models.policy import Policy, PolicyVersion
 from portal.domain.models.system import SchedulerHeartbeat
@@ -26,7 +27,7 @@ from portal.domain.models.users import User
 
 __all__ = [
     "Attachment", "AuditEntry", "Base", "Buyer", "Campaign", "Case", "CaseEvent", "CaseItem", "CaseTag",
-    "Deadline", "Decision", "Dispute", "EvidenceItem", "Exchange", "ExchangeRate", "Inspection", "Market",
+    "Deadline", "Decision", "Dispute", "EvidenceItem", "Exchange", "ExchangeRate", "Inspection", "Job", "Market",
     "Message", "Order", "OrderItem", "Policy", "PolicyVersion", "Product", "Refund", "ReturnAddress",
     "ReturnShipment", "SchedulerHeartbeat", "Shipment", "Shop", "TrackingEvent", "User",
 ]

@@ -249,6 +249,9 @@ class Message(CreatedAt, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # A file sent with the message, such as the return instructions PDF, in the attachment store.
+    attachment_sha256: Mapped[str | None] = mapped_column(ForeignKey("attachments.sha256"))
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
 
     case: Mapped[Case] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()

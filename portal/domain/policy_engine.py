@@ -1,0 +1,88 @@
+"""Which policy version decides a case, deciding with it, and recording the decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import rules
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.enums import PolicyStatus
+from portal.domain.facts import case_facts
+from portal.domain.models import Case, Decision, ExchangeRate, Policy, PolicyVersion
+from portal.domain.types import utcnow
+
+
+def published_version(session: Session, market_id: int | None) -> PolicyVersion | None:
+    """The market's published version, or the shared default's when the market has none."""
+    for condition in ([Policy.market_id == market_id] if market_id is not None else []) + [
+            Policy.market_id.is_(None)]:
+        version = session.scalar(
+            select(PolicyVersion).join(Policy)
+            .where(condition, PolicyVersion.status == PolicyStatus.PUBLISHED)
+            .order_by(PolicyVersion.number.desc()).limit(1)
+        )
+        if version is not None:
+            return version
+    return None
+
+
+@lru_cache(maxsize=256)
+def _compile(version_id: int, text: str) -> rules.CompiledPolicy:
+    # Keyed by text as well as id, so an edited draft never reuses a stale compilation.
+    return rules.compile_policy(text, examples=False)
+
+
+def compiled(version: PolicyVersion) -> rules.CompiledPolicy:
+    return _compile(version.id, version.text)
+
+
+def usd_rates(session: Session) -> dict[str, Decimal]:
+    return {rate.currency: rate.usd_per_unit for rate in session.scalars(select(ExchangeRate))}
+
+
+def decide(session: Session, case: Case, event: str, now: datetime | None = None,
+           version: PolicyVersion | None = None) -> tuple[rules.Decision | None, PolicyVersion | None]:
+    """What the policy decides for `event` on `case`; (None, None) when no policy is published."""
+    version = version or published_version(session, case.market_id)
+    if version is None:
+        return None, None
+    facts = case_facts(case, now or utcnow(), usd_rates(session))
+    return compiled(version).decide(facts, event), version
+
+
+def record_decision(session: Session, case: Case, event: str, decision: rules.Decision | None,
+                    version: PolicyVersion | None, now: datetime | None = None) -> Decision:
+    """Store what was decided, by which version and rule, and why; manual review when no policy exists."""
+    if decision is None:
+        actions: list[dict[str, Any]] = [{"name": "manual_review", "args": []}]
+        explanation: dict[str, Any] = {"no_policy": True}
+        rule_line = rule_name = None
+    else:
+        data = decision.to_dict()
+        actions = data["actions"]
+        explanation = data.get("explanation") or {}
+        rule_line = decision.rule.line if decision.rule else None
+        rule_name = decision.rule.name if decision.rule else None
+    row = Decision(case_id=case.id, event=event, policy_version_id=version.id if version else None,
+                   rule_line=rule_line, rule_name=rule_name, actions=actions,
+                   explanation=_jsonable(explanation), automated=True, decided_at=now or utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
