@@ -46,4 +46,6 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "32")) * 1024 * 1024,
         "PAGE_SIZE": 50,
+        # How buyer messages leave the portal; "case_record" keeps them on the case.
+        "MESSAGE_CHANNEL": os.environ.get("MESSAGE_CHANNEL", "case_record"),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -11,6 +11,7 @@ from flask_babel import Babel, format_datetime, get_locale
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from portal.domain.types import utcnow
 from portal.labels import label
 
 babel = Babel()
@@ -63,6 +64,15 @@ def format_money(amount: Decimal | None, currency: str) -> str:
     return format_currency(amount, currency, locale=str(get_locale()))
 
 
+def duration(seconds: float) -> str:
+    """A span of time in the viewer's language, to the minute ("3 hours", "2 天")."""
+    from babel.dates import format_timedelta
+
+    return format_timedelta(
+        timedelta(seconds=seconds), granularity="minute", threshold=1.5, locale=str(get_locale())
+    )
+
+
 def in_zone(value: datetime, zone: str) -> datetime:
     return value.astimezone(ZoneInfo(zone))
 
@@ -80,4 +90,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["time"] = time_tag
     app.jinja_env.filters["label"] = label
     app.jinja_env.globals["money"] = format_money
+    app.jinja_env.globals["duration"] = duration
+    app.jinja_env.globals["now"] = utcnow
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

@@ -61,8 +61,11 @@ def _run(app: Flask, job_id: int, params: dict[str, Any], work: Work) -> None:
     context = JobContext(app, job_id, params)
     factory = app.extensions["database"].sessionmaker
     with factory() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(status="running", started_at=utcnow(),
-                                                                    heartbeat_at=utcnow()))
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status="running", started_at=utcnow(), heartbeat_at=utcnow())
+        )
         session.commit()
     try:
         with app.app_context():
@@ -71,18 +74,25 @@ def _run(app: Flask, job_id: int, params: dict[str, Any], work: Work) -> None:
         values: dict[str, Any] = {"status": "done", "result": result, "result_path": path}
     except Exception as error:
         log.exception("job %s failed", job_id)
-        values = {"status": "failed", "error": f"{type(error).__name__}: {error}",
-                  "result": {"traceback": traceback.format_exc()[-4000:]}}
+        values = {
+            "status": "failed",
+            "error": f"{type(error).__name__}: {error}",
+            "result": {"traceback": traceback.format_exc()[-4000:]},
+        }
     with factory() as session:
         session.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow(), **values))
         if values["status"] == "done":
-            session.execute(update(Job).where(Job.id == job_id, Job.progress_total.is_not(None))
-                            .values(progress_done=Job.progress_total))
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.progress_total.is_not(None))
+                .values(progress_done=Job.progress_total)
+            )
         session.commit()
 
 
-def start_job(app: Flask, session: Session, kind: str, params: dict[str, Any], work: Work,
-              user: User | None = None) -> Job:
+def start_job(
+    app: Flask, session: Session, kind: str, params: dict[str, Any], work: Work, user: User | None = None
+) -> Job:
     """Create the job row and start the work; with JOBS_RUN_INLINE (tests) it finishes before returning."""
     job = Job(kind=kind, params=params, created_by_id=user.id if user else None)
     session.add(job)
@@ -91,7 +101,9 @@ def start_job(app: Flask, session: Session, kind: str, params: dict[str, Any], w
         _run(app, job.id, params, work)
         session.refresh(job)
     else:
-        threading.Thread(target=_run, args=(app, job.id, params, work), name=f"job-{job.id}", daemon=True).start()
+        threading.Thread(
+            target=_run, args=(app, job.id, params, work), name=f"job-{job.id}", daemon=True
+        ).start()
     return job
 
 

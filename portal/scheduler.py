@@ -1,4 +1,6 @@
-"""The scheduler process: APScheduler is only its clock; the deadlines table is the source of truth.
+"""The scheduler process: fires due deadlines and sends queued buyer messages.
+
+APScheduler is only its clock; the deadlines and messages tables are the source of truth.
 
 Each process keeps its own in-memory job store. Sharing an APScheduler 3 job store between
 processes is not supported by its maintainers, and is not needed: every sweep claims rows in the
@@ -18,6 +20,8 @@ from flask import Flask
 
 from portal.db import get_db
 from portal.domain.deadlines import SweepResult, beat, sweep
+from portal.domain.events import deadline_effect
+from portal.domain.outbox import CHANNELS, dispatch
 from portal.domain.types import utcnow
 
 log = logging.getLogger("portal.scheduler")
@@ -33,7 +37,10 @@ def run_scheduler(app: Flask) -> None:
 
     def tick() -> None:
         try:
-            result = sweep(factory)
+            result = sweep(factory, effect=deadline_effect)
+            sent = dispatch(factory, CHANNELS[app.config["MESSAGE_CHANNEL"]])
+            if sent:
+                log.info("sent %d buyer messages", sent)
         except Exception:
             log.exception("sweep failed")
             beat(factory, name, started_at, SweepResult(failures=1), traceback.format_exc()[-4000:])
@@ -43,8 +50,9 @@ def run_scheduler(app: Flask) -> None:
         beat(factory, name, started_at, result)
 
     scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(tick, "interval", seconds=interval, id="sweep", max_instances=1, coalesce=True,
-                      next_run_time=utcnow())
+    scheduler.add_job(
+        tick, "interval", seconds=interval, id="sweep", max_instances=1, coalesce=True, next_run_time=utcnow()
+    )
 
     def stop(_signum: int, _frame: object) -> None:
         scheduler.shutdown(wait=False)

@@ -63,6 +63,21 @@ class Action:
     def to_text(self) -> str:
         return " ".join([self.name, *(_arg_text(a) for a in self.args)])
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Action:
+        """The inverse of `to_dict`, for decisions read back from storage."""
+        return cls(str(data["name"]), tuple(_arg_from_json(a) for a in data.get("args", [])))
+
+
+def _arg_from_json(value: Any) -> ArgValue:
+    if isinstance(value, dict) and "percent" in value:
+        return Percent(Decimal(str(value["percent"])))
+    if isinstance(value, dict) and "seconds" in value:
+        return Duration(int(value["seconds"]))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
 
 def _arg_text(arg: ArgValue) -> str:
     if isinstance(arg, str):
@@ -129,6 +144,14 @@ class Decision:
         from .explain import render_explanation
 
         return render_explanation(self, lang)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """A stored decision (`to_dict` with its explanation) back as a Decision, e.g. to explain it again."""
+        rule = data.get("rule")
+        explanation = data["explanation"]
+        return cls(str(data["event"]), [Action.from_dict(a) for a in data.get("actions", [])],
+                   RuleRef(int(rule["line"]), rule.get("name")) if rule else None, lambda: explanation)
 
     def __repr__(self) -> str:
         return f"Decision(event={self.event!r}, actions={self.actions!r}, rule={self.rule!r})"

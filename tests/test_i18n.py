@@ -43,4 +43,6 @@ def test_every_ui_string_is_translated_into_chinese() -> None:
 
 def test_translations_keep_their_placeholders() -> None:
     for source, translated in _catalog().items():
+        if not translated:
+            continue  # missing translations are the other test's business
         assert set(PLACEHOLDER.findall(source)) == set(PLACEHOLDER.findall(translated)), source

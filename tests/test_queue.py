@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.app import csrf_token
 from support.factories import make_case, shop_with_market
 
-from portal.domain.enums import CaseStatus, CaseType, ReturnStatus, Role, ShippingPayer
-from portal.domain.models import ReturnShipment
+from portal.domain.enums import (
+    CaseReason,
+    CaseStatus,
+    CaseType,
+    DeadlineKind,
+    ReturnStatus,
+    Role,
+    ShippingPayer,
+)
+from portal.domain.models import Deadline, ReturnShipment
 from portal.domain.types import utcnow
 
 
@@ -20,36 +31,161 @@ def agent(login: Callable[[Role], FlaskClient]) -> FlaskClient:
     return login(Role.CS_AGENT)
 
 
-def test_queue_lists_open_cases_newest_first(agent: FlaskClient, db: Session) -> None:
+def test_queue_lists_open_cases_newest_first_on_request(agent: FlaskClient, db: Session) -> None:
     _shop, market = shop_with_market(db)
     make_case(db, market, number="AS-OLD", opened_at=utcnow() - timedelta(days=2))
     make_case(db, market, number="AS-NEW", opened_at=utcnow() - timedelta(hours=1))
     make_case(db, market, number="AS-DONE", status=CaseStatus.RESOLVED)
     db.commit()
-    html = agent.get("/cases").get_data(as_text=True)
+    html = agent.get("/cases?sort=newest").get_data(as_text=True)
     assert html.index("AS-NEW") < html.index("AS-OLD")
     assert "AS-DONE" not in html and "2 cases" in html
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("status=resolved", {"AS-B"}),
-    ("status=all", {"AS-A", "AS-B", "AS-C"}),
-    ("type=exchange", {"AS-C"}),
-    ("market=UK", {"AS-C"}),
-    ("q=as-a", {"AS-A"}),
-    ("q=1ZFIND", {"AS-B"}),
-    ("q=Lena", {"AS-C"}),
-    ("q=RMA-FIND", {"AS-A"}),
-    ("q=nothing-like-this", set()),
-])
+def _deadline(db: Session, case, hours: float) -> None:
+    db.add(
+        Deadline(
+            case=case,
+            name="seller_response",
+            kind=DeadlineKind.PLATFORM,
+            due_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+
+
+def test_default_order_is_by_next_deadline_with_countdowns(agent: FlaskClient, db: Session) -> None:
+    _shop, market = shop_with_market(db)
+    later, soon, late, none = (
+        make_case(db, market, number=n) for n in ("AS-LATER", "AS-SOON", "AS-LATE", "AS-NONE")
+    )
+    _deadline(db, later, 30)
+    _deadline(db, soon, 2)
+    _deadline(db, late, -3)
+    db.commit()
+    html = agent.get("/cases").get_data(as_text=True)
+    order = sorted(("AS-LATER", "AS-SOON", "AS-LATE", "AS-NONE"), key=html.index)
+    assert order == ["AS-LATE", "AS-SOON", "AS-LATER", "AS-NONE"]
+    assert 'class="due overdue"' in html and 'class="due soon"' in html and "3 hours overdue" in html
+
+
+def test_views_and_their_counts(agent: FlaskClient, db: Session, users) -> None:
+    _shop, market = shop_with_market(db)
+    mine = make_case(db, market, number="AS-MINE")
+    mine.assignee_id = users[Role.CS_AGENT].id
+    waiting = make_case(db, market, number="AS-WAIT")
+    waiting.waiting_for_buyer = True
+    _deadline(db, make_case(db, market, number="AS-OVER"), -1)
+    _deadline(db, make_case(db, market, number="AS-DUE"), 1)
+    make_case(db, market, number="AS-OTHER").queue = "jewelry"
+    db.commit()
+    for view, expected in [
+        ("mine", {"AS-MINE"}),
+        ("waiting", {"AS-WAIT"}),
+        ("overdue", {"AS-OVER"}),
+        ("due_soon", {"AS-DUE"}),
+    ]:
+        html = agent.get(f"/cases?view={view}").get_data(as_text=True)
+        shown = {n for n in ("AS-MINE", "AS-WAIT", "AS-OVER", "AS-DUE", "AS-OTHER") if f">{n}<" in html}
+        assert shown == expected, view
+    html = agent.get("/cases").get_data(as_text=True)
+    assert re.search(r'view=overdue"[^>]*>Overdue <span class="n">1</span>', html)
+    assert re.search(r'queue=jewelry"[^>]*>jewelry <span class="n">1</span>', html)
+    assert re.search(r'queue=general"[^>]*>general <span class="n">4</span>', html)
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("reason=damaged", {"AS-X"}),
+        ("channel=ad", {"AS-X"}),
+        ("category=jewelry", {"AS-X"}),
+        ("value_min=50&value_max=100", {"AS-X"}),
+        ("value_max=20", {"AS-Y"}),
+        ("from=2020-01-01&to=2020-01-31", {"AS-Y"}),
+        ("value_min=abc", {"AS-X", "AS-Y"}),
+    ],
+)
+def test_more_filters(agent: FlaskClient, db: Session, query: str, expected: set[str]) -> None:
+    from portal.domain.enums import Channel
+
+    _shop, market = shop_with_market(db)
+    x = make_case(db, market, number="AS-X", value="80.00", reason=CaseReason.DAMAGED)
+    x.order.channel = Channel.AD
+    x.items[0].order_item.category = "jewelry"
+    make_case(db, market, number="AS-Y", value="15.00", opened_at=datetime(2020, 1, 15, 12, tzinfo=UTC))
+    db.commit()
+    html = agent.get(f"/cases?{query}").get_data(as_text=True)
+    assert {n for n in ("AS-X", "AS-Y") if f">{n}<" in html} == expected
+
+
+def test_refresh_keeps_as_many_rows_as_shown(agent: FlaskClient, db: Session) -> None:
+    _shop, market = shop_with_market(db)
+    for i in range(70):
+        make_case(db, market, number=f"AS-R{i:03d}")
+    db.commit()
+    body = agent.get("/cases?shown=60", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert body.count('class="case-row"') == 60 and "data-refresh" in body
+
+
+def test_bulk_action_confirms_then_reports_per_row(agent: FlaskClient, db: Session, users) -> None:
+    _shop, market = shop_with_market(db)
+    make_case(db, market, number="AS-B1", status=CaseStatus.IN_REVIEW)
+    make_case(db, market, number="AS-B2", status=CaseStatus.RESOLVED)
+    db.commit()
+    token = csrf_token(agent, "/cases")
+    form = {"csrf_token": token, "action": "approve_return", "case": ["AS-B1", "AS-B2", "AS-GONE"]}
+    confirm = agent.post("/cases/bulk", data=form).get_data(as_text=True)
+    assert "Apply to 2 cases?" in confirm and "AS-B1" in confirm
+    db.expire_all()
+    assert not db.scalars(select(ReturnShipment)).all()  # nothing changed before confirming
+    result = agent.post("/cases/bulk", data={**form, "confirmed": "1"}).get_data(as_text=True)
+    assert "1 of 3 done" in result and "is not possible" in result and "No such case." in result
+    db.expire_all()
+    assert [r.case.number for r in db.scalars(select(ReturnShipment))] == ["AS-B1"]
+
+
+def test_bulk_needs_a_selection(agent: FlaskClient) -> None:
+    response = agent.post(
+        "/cases/bulk", data={"csrf_token": csrf_token(agent, "/cases"), "action": "add_tag"}
+    )
+    assert response.status_code == 422 and "Select at least one case." in response.get_data(as_text=True)
+
+
+def test_auditor_sees_no_bulk_actions(login, db: Session) -> None:
+    auditor = login(Role.AUDITOR)
+    html = auditor.get("/cases").get_data(as_text=True)
+    assert 'id="bulk"' not in html
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("status=resolved", {"AS-B"}),
+        ("status=all", {"AS-A", "AS-B", "AS-C"}),
+        ("type=exchange", {"AS-C"}),
+        ("market=UK", {"AS-C"}),
+        ("q=as-a", {"AS-A"}),
+        ("q=1ZFIND", {"AS-B"}),
+        ("q=Lena", {"AS-C"}),
+        ("q=RMA-FIND", {"AS-A"}),
+        ("q=nothing-like-this", set()),
+    ],
+)
 def test_filters_and_search(agent: FlaskClient, db: Session, query: str, expected: set[str]) -> None:
     _shop, us = shop_with_market(db, "US")
     _shop2, uk = shop_with_market(db, "UK", "GBP")
     a = make_case(db, us, number="AS-A")
     make_case(db, us, number="AS-B", status=CaseStatus.RESOLVED, tracking_number="1ZFIND0001")
     make_case(db, uk, number="AS-C", type=CaseType.EXCHANGE, buyer_name="Lena K.")
-    db.add(ReturnShipment(case=a, rma_number="RMA-FIND-1", status=ReturnStatus.APPROVED,
-                          return_address_id=us.return_addresses[0].id, shipping_payer=ShippingPayer.BUYER))
+    db.add(
+        ReturnShipment(
+            case=a,
+            rma_number="RMA-FIND-1",
+            status=ReturnStatus.APPROVED,
+            return_address_id=us.return_addresses[0].id,
+            shipping_payer=ShippingPayer.BUYER,
+        )
+    )
     db.commit()
     html = agent.get(f"/cases?{query}").get_data(as_text=True)
     shown = {number for number in ("AS-A", "AS-B", "AS-C") if f">{number}<" in html}
@@ -64,7 +200,7 @@ def test_htmx_gets_only_the_rows_fragment(agent: FlaskClient, db: Session) -> No
     db.commit()
     response = agent.get("/cases?q=FRAG", headers={"HX-Request": "true"})
     body = response.get_data(as_text=True)
-    assert body.lstrip().startswith('<div id="case-rows">') and "<html" not in body and "AS-FRAG" in body
+    assert body.lstrip().startswith('<div id="case-rows"') and "<html" not in body and "AS-FRAG" in body
     assert "HX-Request" in response.headers["Vary"]
 
 

@@ -1,69 +1,134 @@
-"""The CS agent's queue and the case page."""
+"""The case page; importing this module registers the whole cases area (queue, page, actions)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request
+from typing import Any
+
+from flask import abort, request
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal.access import ALL_ROLES, allow
+from portal.access import ALL_ROLES, STAFF, allow, can
+from portal.cases.blueprint import bp
 from portal.db import db_session
-from portal.domain.enums import CaseStatus, CaseType
-from portal.domain.models import Case, Market, Order, Shipment
-from portal.domain.queue import CaseFilter, case_query, count_cases
-from portal.pagination import newest_first
-from portal.rendering import next_page_url, render, wants_fragment
+from portal.domain import buyer_messages, lifecycle, money
+from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
+from portal.domain.models import Case, Order, Shipment, User
+from portal.domain.policy_engine import explain_stored
+from portal.rendering import render
 from portal.timeline import build_timeline
 
-bp = Blueprint("cases", __name__, url_prefix="/cases")
+# Operations that move money or end the request ask for confirmation first.
+CONFIRM = {
+    "refund",
+    "refund_without_return",
+    "pre_refund",
+    "partial_refund",
+    "coupon",
+    "reject",
+    "close",
+    "resolve",
+    "confirm_refund",
+}
+# Operations whose form needs more than a button.
+WITH_FIELDS = {
+    "reject",
+    "request_evidence",
+    "partial_refund",
+    "coupon",
+    "mark_return_shipped",
+    "record_inspection",
+    "ship_exchange",
+    "respond_dispute",
+}
 
 
-def _filter_from_args() -> CaseFilter:
-    args = request.args
-    q = args.get("q", "")[:100]
-    return CaseFilter(
-        q=q,
-        # An agent who types an order id or tracking number wants the case whatever its status.
-        status=args.get("status") or ("all" if q.strip() else "open"),
-        type=args.get("type", ""),
-        market=args.get("market", "")[:2],
+def load_case(number: str) -> Case:
+    case = db_session().scalar(
+        select(Case)
+        .where(Case.number == number)
+        .options(
+            selectinload(Case.order).selectinload(Order.items),
+            selectinload(Case.order).selectinload(Order.shipments).selectinload(Shipment.events),
+            selectinload(Case.items),
+            selectinload(Case.evidence),
+            selectinload(Case.messages),
+            selectinload(Case.returns),
+            selectinload(Case.inspections),
+            selectinload(Case.refunds),
+            selectinload(Case.exchanges),
+            selectinload(Case.disputes),
+            selectinload(Case.deadlines),
+            selectinload(Case.decisions),
+            selectinload(Case.events),
+            selectinload(Case.tags),
+        )
     )
+    if case is None:
+        abort(404)
+    return case
 
 
-@bp.get("")
-@allow(ALL_ROLES)
-def queue() -> ResponseReturnValue:
-    session = db_session()
-    case_filter = _filter_from_args()
-    page = newest_first(session, case_query(case_filter).options(
-        selectinload(Case.market), selectinload(Case.assignee), selectinload(Case.buyer),
-        selectinload(Case.order)), Case.opened_at, Case.id, request.args.get("after"),
-        current_app.config["PAGE_SIZE"])
-    markets = sorted({m.code for m in session.scalars(select(Market))})
+def case_page(
+    case: Case,
+    status: int = 200,
+    draft: dict[str, Any] | None = None,
+    error: str | None = None,
+    conflict: lifecycle.ConflictError | None = None,
+    confirm: str | None = None,
+) -> ResponseReturnValue:
+    """The case page; after a refused or conflicting change it keeps what the user typed in `draft`."""
+    lang = str(get_locale())
+    staff = can("cases.act")
+    agents = (
+        db_session()
+        .scalars(
+            select(User)
+            .where(User.role.in_([Role.CS_AGENT, Role.OPS_MANAGER]), User.active.is_(True))
+            .order_by(User.name)
+        )
+        .all()
+        if staff
+        else []
+    )
     return render(
-        "cases/queue.html", "cases/partials/_rows.html",
-        page=page, total=count_cases(session, case_filter), filter=case_filter, markets=markets,
-        statuses=list(CaseStatus), types=list(CaseType), more_url=next_page_url(page.next_cursor),
-        # htmx appends the next rows under the current ones; without JavaScript it is a new page.
-        appending=bool(request.args.get("after")) and wants_fragment(),
+        "cases/show.html",
+        case=case,
+        timeline=build_timeline(case),
+        explanations={d.id: explain_stored(d, lang) for d in case.decisions},
+        operations=lifecycle.available(case) if staff else [],
+        confirm_ops=CONFIRM,
+        field_ops=WITH_FIELDS,
+        remaining=money.remaining(case),
+        templates=buyer_messages.template_names(),
+        agents=agents,
+        evidence_kinds=list(EvidenceKind),
+        inspection_results=list(InspectionResult),
+        dispositions=list(Disposition),
+        draft=draft or {},
+        error=error,
+        conflict=conflict,
+        confirm=confirm,
+        status=status,
     )
 
 
 @bp.get("/<number>")
 @allow(ALL_ROLES)
 def show(number: str) -> ResponseReturnValue:
-    session = db_session()
-    case = session.scalar(
-        select(Case).where(Case.number == number).options(
-            selectinload(Case.order).selectinload(Order.items),
-            selectinload(Case.order).selectinload(Order.shipments).selectinload(Shipment.events),
-            selectinload(Case.items), selectinload(Case.evidence), selectinload(Case.messages),
-            selectinload(Case.returns), selectinload(Case.inspections), selectinload(Case.refunds),
-            selectinload(Case.exchanges), selectinload(Case.disputes), selectinload(Case.deadlines),
-            selectinload(Case.decisions), selectinload(Case.events), selectinload(Case.tags),
-        )
-    )
-    if case is None:
-        abort(404)
-    return render("cases/show.html", case=case, timeline=build_timeline(case))
+    return case_page(load_case(number))
+
+
+@bp.get("/<number>/reply-template")
+@allow(STAFF)
+def reply_template(number: str) -> ResponseReturnValue:
+    """The chosen template filled in for this case, to edit before sending (htmx)."""
+    case = load_case(number)
+    name = request.args.get("template", "")
+    body = buyer_messages.render(case, name) if buyer_messages.resolve_name(name) else ""
+    return render("cases/partials/_reply_body.html", case=case, body=body)
+
+
+from portal.cases import actions, queue_views  # noqa: E402,F401  (register their routes on bp)

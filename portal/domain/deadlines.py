@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.domain import audit
+from portal.domain import audit, deadline_index
 from portal.domain.enums import DeadlineState
 from portal.domain.models import CaseEvent, Deadline, SchedulerHeartbeat
 from portal.domain.types import utcnow
@@ -26,11 +26,28 @@ DeadlineEffect = Callable[[Session, Deadline, datetime], None]
 
 def record_expiry(session: Session, deadline: Deadline, now: datetime) -> None:
     """The effect every deadline has: it shows on the case timeline and in the audit log."""
-    session.add(CaseEvent(case_id=deadline.case_id, kind="deadline_expired", actor_label="scheduler",
-                          occurred_at=now, data={"name": deadline.name, "late": deadline.fired_late}))
-    audit.record(session, "deadline.fired", "case", deadline.case_id,
-                 {"deadline_id": deadline.id, "name": deadline.name, "due_at": deadline.due_at,
-                  "late": deadline.fired_late}, actor_label="scheduler")
+    session.add(
+        CaseEvent(
+            case_id=deadline.case_id,
+            kind="deadline_expired",
+            actor_label="scheduler",
+            occurred_at=now,
+            data={"name": deadline.name, "late": deadline.fired_late},
+        )
+    )
+    audit.record(
+        session,
+        "deadline.fired",
+        "case",
+        deadline.case_id,
+        {
+            "deadline_id": deadline.id,
+            "name": deadline.name,
+            "due_at": deadline.due_at,
+            "late": deadline.fired_late,
+        },
+        actor_label="scheduler",
+    )
 
 
 @dataclass
@@ -41,9 +58,12 @@ class SweepResult:
 
 
 def _due_ids(session: Session, now: datetime, batch: int) -> list[int]:
-    query = (select(Deadline.id)
-             .where(Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
-             .order_by(Deadline.due_at).limit(batch))
+    query = (
+        select(Deadline.id)
+        .where(Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
+        .order_by(Deadline.due_at)
+        .limit(batch)
+    )
     if session.get_bind().dialect.name == "postgresql":
         # Another scheduler working on the same rows skips them instead of waiting.
         query = query.with_for_update(skip_locked=True)
@@ -57,12 +77,17 @@ def _fire_one(session: Session, deadline_id: int, now: datetime, effect: Deadlin
     claimed = session.execute(
         update(Deadline)
         .where(Deadline.id == deadline_id, Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
-        .values(state=DeadlineState.FIRED, fired_at=now, attempts=Deadline.attempts + 1,
-                fired_late=(now - deadline.due_at) > LATE_AFTER)
+        .values(
+            state=DeadlineState.FIRED,
+            fired_at=now,
+            attempts=Deadline.attempts + 1,
+            fired_late=(now - deadline.due_at) > LATE_AFTER,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
         return False  # someone else got there first, or it was cancelled meanwhile
+    deadline_index.refresh(session, [deadline.case_id])
     session.refresh(deadline)
     effect(session, deadline, now)
     return True
@@ -80,8 +105,12 @@ def _postpone(session: Session, deadline_id: int, now: datetime, error: str) -> 
         deadline.due_at = now + RETRY_DELAY * deadline.attempts
 
 
-def sweep(factory: sessionmaker[Session], now: datetime | None = None, batch: int = 500,
-          effect: DeadlineEffect = record_expiry) -> SweepResult:
+def sweep(
+    factory: sessionmaker[Session],
+    now: datetime | None = None,
+    batch: int = 500,
+    effect: DeadlineEffect = record_expiry,
+) -> SweepResult:
     """Fire every deadline that is due; each in its own transaction so one failure stops nothing else."""
     now = now or utcnow()
     result = SweepResult()
@@ -109,8 +138,13 @@ def sweep(factory: sessionmaker[Session], now: datetime | None = None, batch: in
             return result
 
 
-def beat(factory: sessionmaker[Session], name: str, started_at: datetime, result: SweepResult,
-         error: str | None = None) -> None:
+def beat(
+    factory: sessionmaker[Session],
+    name: str,
+    started_at: datetime,
+    result: SweepResult,
+    error: str | None = None,
+) -> None:
     """Record that this scheduler is alive and what its last sweep did."""
     with factory() as session:
         row = session.get(SchedulerHeartbeat, name)

@@ -7,10 +7,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import rules
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import rules
 from portal.domain.enums import PolicyStatus
 from portal.domain.facts import case_facts
 from portal.domain.models import Case, Decision, ExchangeRate, Policy, PolicyVersion
@@ -20,11 +20,14 @@ from portal.domain.types import utcnow
 def published_version(session: Session, market_id: int | None) -> PolicyVersion | None:
     """The market's published version, or the shared default's when the market has none."""
     for condition in ([Policy.market_id == market_id] if market_id is not None else []) + [
-            Policy.market_id.is_(None)]:
+        Policy.market_id.is_(None)
+    ]:
         version = session.scalar(
-            select(PolicyVersion).join(Policy)
+            select(PolicyVersion)
+            .join(Policy)
             .where(condition, PolicyVersion.status == PolicyStatus.PUBLISHED)
-            .order_by(PolicyVersion.number.desc()).limit(1)
+            .order_by(PolicyVersion.number.desc())
+            .limit(1)
         )
         if version is not None:
             return version
@@ -45,8 +48,13 @@ def usd_rates(session: Session) -> dict[str, Decimal]:
     return {rate.currency: rate.usd_per_unit for rate in session.scalars(select(ExchangeRate))}
 
 
-def decide(session: Session, case: Case, event: str, now: datetime | None = None,
-           version: PolicyVersion | None = None) -> tuple[rules.Decision | None, PolicyVersion | None]:
+def decide(
+    session: Session,
+    case: Case,
+    event: str,
+    now: datetime | None = None,
+    version: PolicyVersion | None = None,
+) -> tuple[rules.Decision | None, PolicyVersion | None]:
     """What the policy decides for `event` on `case`; (None, None) when no policy is published."""
     version = version or published_version(session, case.market_id)
     if version is None:
@@ -55,8 +63,14 @@ def decide(session: Session, case: Case, event: str, now: datetime | None = None
     return compiled(version).decide(facts, event), version
 
 
-def record_decision(session: Session, case: Case, event: str, decision: rules.Decision | None,
-                    version: PolicyVersion | None, now: datetime | None = None) -> Decision:
+def record_decision(
+    session: Session,
+    case: Case,
+    event: str,
+    decision: rules.Decision | None,
+    version: PolicyVersion | None,
+    now: datetime | None = None,
+) -> Decision:
     """Store what was decided, by which version and rule, and why; manual review when no policy exists."""
     if decision is None:
         actions: list[dict[str, Any]] = [{"name": "manual_review", "args": []}]
@@ -68,9 +82,17 @@ def record_decision(session: Session, case: Case, event: str, decision: rules.De
         explanation = data.get("explanation") or {}
         rule_line = decision.rule.line if decision.rule else None
         rule_name = decision.rule.name if decision.rule else None
-    row = Decision(case_id=case.id, event=event, policy_version_id=version.id if version else None,
-                   rule_line=rule_line, rule_name=rule_name, actions=actions,
-                   explanation=_jsonable(explanation), automated=True, decided_at=now or utcnow())
+    row = Decision(
+        case_id=case.id,
+        event=event,
+        policy_version_id=version.id if version else None,
+        rule_line=rule_line,
+        rule_name=rule_name,
+        actions=actions,
+        explanation=_jsonable(explanation),
+        automated=True,
+        decided_at=now or utcnow(),
+    )
     session.add(row)
     session.flush()
     return row
@@ -86,3 +108,22 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def explain_stored(row: Decision, lang: str = "en") -> str:
+    """The explanation of a stored decision, in English or Chinese."""
+    if row.explanation.get("no_policy"):
+        return (
+            "没有已发布的策略，转人工处理。"
+            if lang.startswith("zh")
+            else "No policy is published, so a person decides."
+        )
+    rule = {"line": row.rule_line, "name": row.rule_name} if row.rule_line else None
+    stored = rules.Decision.from_dict(
+        {"event": row.event, "actions": row.actions, "rule": rule, "explanation": row.explanation}
+    )
+    try:
+        return stored.explain_text(lang)
+    except (KeyError, TypeError):
+        # Explanations written by an older version of the language may lack a part; show what is known.
+        return rules.decision.actions_text(stored.actions)

@@ -1,51 +1,151 @@
-"""Finding cases: the filters of the agent's queue as a query the view pages through."""
+"""Finding cases: the agent's queues and filters as one query the view pages through."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.domain.enums import OPEN_STATUSES, CaseStatus, CaseType
-from portal.domain.models import Buyer, Case, Market, Order, ReturnShipment, Shipment
+from portal.domain.enums import OPEN_STATUSES, CaseReason, CaseStatus, CaseType, Channel
+from portal.domain.models import Buyer, Case, CaseItem, Market, Order, OrderItem, ReturnShipment, Shipment
+
+# "Due soon" is the next six hours: enough to act on before a platform deadline passes.
+DUE_SOON = timedelta(hours=6)
+VIEWS = ("mine", "due_soon", "overdue", "waiting")
+SORTS = ("deadline", "newest", "oldest", "value")
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class CaseFilter:
     q: str = ""
     status: str = "open"  # "open", "all" or one CaseStatus value
+    view: str = ""  # one of VIEWS, or "" for every case
+    queue: str = ""
     type: str = ""
+    reason: str = ""
     market: str = ""
-    assignee_id: int | None = None
+    channel: str = ""
+    category: str = ""
+    assignee: str = ""  # a user id, "none" for unassigned, or "" for anyone
+    value_min: Decimal | None = None
+    value_max: Decimal | None = None
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    sort: str = "deadline"
+    me: int | None = field(default=None, compare=False)
+    now: datetime | None = field(default=None, compare=False)
+
+
+def _view(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
+    if f.view == "mine" and f.me is not None:
+        return [Case.assignee_id == f.me]
+    if f.view == "due_soon":
+        return [Case.next_deadline_at >= now, Case.next_deadline_at < now + DUE_SOON]
+    if f.view == "overdue":
+        return [Case.next_deadline_at < now]
+    if f.view == "waiting":
+        return [Case.waiting_for_buyer.is_(True)]
+    return []
 
 
 def case_query(f: CaseFilter) -> Select[tuple[Case]]:
+    now = f.now or datetime.now().astimezone()
     query = select(Case)
-    if f.status == "open":
+    if f.status == "open" or f.view in VIEWS:
         query = query.where(Case.status.in_(OPEN_STATUSES))
     elif f.status in CaseStatus._value2member_map_:
         query = query.where(Case.status == CaseStatus(f.status))
+    query = query.where(*_view(f, now))
+    if f.queue:
+        query = query.where(Case.queue == f.queue)
     if f.type in CaseType._value2member_map_:
         query = query.where(Case.type == CaseType(f.type))
+    if f.reason in CaseReason._value2member_map_:
+        query = query.where(Case.reason == CaseReason(f.reason))
     if f.market:
         query = query.where(Case.market_id.in_(select(Market.id).where(Market.code == f.market)))
-    if f.assignee_id is not None:
-        query = query.where(Case.assignee_id == f.assignee_id)
+    if f.channel in Channel._value2member_map_:
+        query = query.where(Case.order_id.in_(select(Order.id).where(Order.channel == Channel(f.channel))))
+    if f.category:
+        query = query.where(
+            exists(
+                select(CaseItem.id)
+                .join(OrderItem)
+                .where(CaseItem.case_id == Case.id, OrderItem.category == f.category)
+            )
+        )
+    if f.assignee == "none":
+        query = query.where(Case.assignee_id.is_(None))
+    elif f.assignee.isdigit():
+        query = query.where(Case.assignee_id == int(f.assignee))
+    if f.value_min is not None:
+        query = query.where(Case.value >= f.value_min)
+    if f.value_max is not None:
+        query = query.where(Case.value <= f.value_max)
+    if f.opened_from is not None:
+        query = query.where(Case.opened_at >= f.opened_from)
+    if f.opened_to is not None:
+        query = query.where(Case.opened_at < f.opened_to)
     term = f.q.strip()
     if term:
         like = f"%{term.lower()}%"
-        query = query.where(or_(
-            func.lower(Case.number).like(like),
-            Case.order_id.in_(select(Order.id).where(func.lower(Order.external_order_id).like(like))),
-            Case.buyer_id.in_(select(Buyer.id).where(or_(func.lower(Buyer.pseudonym).like(like),
-                                                          func.lower(Buyer.display_name).like(like)))),
-            exists(select(ReturnShipment.id).where(ReturnShipment.case_id == Case.id,
-                                                   func.lower(ReturnShipment.rma_number).like(like))),
-            Case.order_id.in_(select(Shipment.order_id).where(func.lower(Shipment.tracking_number).like(like))),
-        ))
+        query = query.where(
+            or_(
+                func.lower(Case.number).like(like),
+                Case.order_id.in_(select(Order.id).where(func.lower(Order.external_order_id).like(like))),
+                Case.buyer_id.in_(
+                    select(Buyer.id).where(
+                        or_(func.lower(Buyer.pseudonym).like(like), func.lower(Buyer.display_name).like(like))
+                    )
+                ),
+                exists(
+                    select(ReturnShipment.id).where(
+                        ReturnShipment.case_id == Case.id, func.lower(ReturnShipment.rma_number).like(like)
+                    )
+                ),
+                Case.order_id.in_(
+                    select(Shipment.order_id).where(func.lower(Shipment.tracking_number).like(like))
+                ),
+            )
+        )
     return query
 
 
+def sort_keys(sort: str) -> list[tuple[Any, bool]]:
+    """The ORDER BY of a sort as (expression, descending) pairs, ending in the id so the order is total."""
+    if sort == "newest":
+        return [(Case.opened_at, True), (Case.id, True)]
+    if sort == "oldest":
+        return [(Case.opened_at, False), (Case.id, False)]
+    if sort == "value":
+        return [(Case.value, True), (Case.id, True)]
+    # Cases without a deadline go last.
+    return [(func.coalesce(Case.next_deadline_at, FAR_FUTURE), False), (Case.id, False)]
+
+
 def count_cases(session: Session, f: CaseFilter) -> int:
-    return session.scalar(select(func.count()).select_from(case_query(f).subquery())) or 0
+    return session.scalar(select(func.count()).select_from(case_query(f).order_by(None).subquery())) or 0
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queues: list[tuple[str, int]]
+    views: dict[str, int]
+
+
+def queue_counts(session: Session, me: int | None, now: datetime) -> QueueCounts:
+    """Open cases per named queue, and in each of the agent's views."""
+    open_cases = Case.status.in_(OPEN_STATUSES)
+    queues = session.execute(
+        select(Case.queue, func.count()).where(open_cases).group_by(Case.queue).order_by(Case.queue)
+    ).all()
+    base = CaseFilter(me=me, now=now)
+    views = {}
+    for view in VIEWS:
+        views[view] = count_cases(session, CaseFilter(view=view, me=base.me, now=now))
+    return QueueCounts([(name, count) for name, count in queues], views)

@@ -362,3 +362,18 @@ def test_literals_are_never_evaluated_as_code() -> None:
     )
     assert policy.decide({"sku": evil}).actions == [Action("reject", ('x" + 1 + "',))]
     assert policy.decide({"sku": "other"}).actions == [Action("manual_review")]
+
+
+def test_stored_decision_explains_again_in_both_languages() -> None:
+    import json
+
+    from rules import compile_policy
+    from rules.decision import Decision
+
+    policy = compile_policy('if value < 10 then partial_refund 20%, set_deadline "x" 2 days\nelse manual_review')
+    original = policy.decide({"value": 5})
+    stored = json.loads(json.dumps(original.to_dict()))
+    again = Decision.from_dict(stored)
+    assert again == original
+    assert again.explain_text("en") == original.explain_text("en")
+    assert "第 1 行" in again.explain_text("zh")

@@ -42,6 +42,7 @@ class Case(Base):
         Index("ix_cases_status_opened", "status", "opened_at"),
         Index("ix_cases_queue_status", "queue", "status"),
         Index("ix_cases_market_opened", "market_id", "opened_at"),
+        Index("ix_cases_next_deadline", "next_deadline_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +68,8 @@ class Case(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The earliest pending deadline, kept here so the queue can sort by it (see domain.deadline_index).
+    next_deadline_at: Mapped[datetime | None]
     # Optimistic locking: an update that read an older version fails instead of overwriting.
     version: Mapped[int] = mapped_column(default=1)
 

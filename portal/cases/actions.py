@@ -1,0 +1,205 @@
+"""Everything an agent does to a case: each a form post, checked against the case version the agent saw."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.access import STAFF, allow
+from portal.cases.blueprint import bp
+from portal.cases.views import CONFIRM, case_page, load_case
+from portal.db import db_session
+from portal.domain import events, lifecycle
+from portal.domain import operations as ops
+from portal.domain.attachments import store_attachment
+from portal.domain.enums import Disposition, EvidenceKind, EvidenceSource, InspectionResult, Role
+from portal.domain.lifecycle import Actor, ConflictError, LifecycleError
+from portal.domain.models import Case, EvidenceItem, User
+from portal.domain.uploads import check_upload
+
+Handler = Callable[[Session, Case, Actor, dict[str, str]], object]
+
+
+def _choice(enum_type: type, value: str):  # type: ignore[no-untyped-def]
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise LifecycleError(lifecycle.N_("Choose one of the listed options.")) from None
+
+
+def _partial(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+    text = form.get("amount", "").strip()
+    if text.endswith("%"):
+        return ops.partial_refund(
+            session, case, actor, percent=ops.parse_amount(text[:-1]), reason=form.get("reason", "")
+        )
+    return ops.partial_refund(
+        session, case, actor, amount=ops.parse_amount(text), reason=form.get("reason", "")
+    )
+
+
+def _inspection(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+    ops.record_inspection(
+        session,
+        case,
+        actor,
+        _choice(InspectionResult, form.get("result", "")),
+        _choice(Disposition, form.get("disposition", "")),
+        form.get("notes", ""),
+        form.get("inspector", ""),
+    )
+    return events.handle_event(session, case, "inspection_done")
+
+
+def _shipped(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+    ops.mark_return_shipped(
+        session, case, actor, form.get("carrier", "").strip(), form.get("tracking", "").strip()
+    )
+    return events.handle_event(session, case, "return_shipped")
+
+
+def _received(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+    ops.mark_return_received(session, case, actor)
+    return events.handle_event(session, case, "return_received")
+
+
+HANDLERS: dict[str, Handler] = {
+    "start_review": lambda s, c, a, f: ops.start_review(s, c, a),
+    "approve_return": lambda s, c, a, f: ops.approve_return(s, c, a),
+    "mark_return_shipped": _shipped,
+    "mark_return_received": _received,
+    "record_inspection": _inspection,
+    "refund": lambda s, c, a, f: ops.full_refund(s, c, a, "refund"),
+    "refund_without_return": lambda s, c, a, f: ops.full_refund(s, c, a, "refund_without_return"),
+    "pre_refund": lambda s, c, a, f: ops.full_refund(s, c, a, "pre_refund"),
+    "partial_refund": _partial,
+    "coupon": lambda s, c, a, f: ops.coupon(
+        s, c, a, ops.parse_amount(f.get("amount", "")), f.get("reason", "")
+    ),
+    "confirm_refund": lambda s, c, a, f: ops.confirm_refund(s, c, a),
+    "exchange": lambda s, c, a, f: ops.exchange(s, c, a),
+    "ship_exchange": lambda s, c, a, f: ops.ship_exchange(
+        s, c, a, f.get("carrier", ""), f.get("tracking", "")
+    ),
+    "request_evidence": lambda s, c, a, f: ops.request_evidence(s, c, a, f.get("kind", "")),
+    "request_redelivery": lambda s, c, a, f: ops.request_redelivery(s, c, a),
+    "respond_dispute": lambda s, c, a, f: ops.respond_dispute(s, c, a, f.get("note", "")),
+    "reject": lambda s, c, a, f: ops.reject(s, c, a, f.get("reason", "")),
+    "resolve": lambda s, c, a, f: ops.resolve(s, c, a),
+    "close": lambda s, c, a, f: ops.close(s, c, a),
+    "hold": lambda s, c, a, f: ops.hold(s, c, a),
+    "release": lambda s, c, a, f: ops.release(s, c, a),
+    "escalate": lambda s, c, a, f: ops.escalate(s, c, a),
+}
+
+
+def _assign(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> None:
+    assignee_id = form.get("assignee", "")
+    user = None
+    if assignee_id:
+        user = session.get(User, int(assignee_id)) if assignee_id.isdigit() else None
+        if user is None or user.role not in (Role.CS_AGENT, Role.OPS_MANAGER) or not user.active:
+            raise LifecycleError(lifecycle.N_("Choose an agent from the list."))
+    if (case.assignee_id or None) != (user.id if user else None):
+        ops.assign_to(session, case, actor, user)
+    queue = form.get("queue", "").strip()
+    if queue and queue != case.queue:
+        ops.assign_queue(session, case, actor, queue)
+
+
+def _evidence(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> None:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise LifecycleError(lifecycle.N_("Choose a file to add."))
+    kind = _choice(EvidenceKind, form.get("kind", ""))
+    data = upload.read()
+    content_type = check_upload(data, kind)
+    attachment = store_attachment(session, current_app.extensions["attachments"], data, content_type)
+    session.add(
+        EvidenceItem(
+            case=case,
+            kind=kind,
+            source=EvidenceSource.SELLER,
+            sha256=attachment.sha256,
+            filename=upload.filename[-200:],
+            caption=form.get("caption", "").strip()[:300] or None,
+            uploaded_by_id=actor.user.id if actor.user else None,
+        )
+    )
+    lifecycle.record(
+        session, case, actor, "evidence_added", {"kind": kind.value, "sha256": attachment.sha256}
+    )
+    events.handle_event(session, case, "evidence_added")
+
+
+EXTRA: dict[str, Handler] = {
+    "note": lambda s, c, a, f: ops.add_note(s, c, a, f.get("note", "")),
+    "tag": lambda s, c, a, f: ops.add_tag(s, c, a, f.get("tag", "")),
+    "reply": lambda s, c, a, f: ops.reply(s, c, a, f.get("body", ""), f.get("template") or None),
+    "assign": _assign,
+    "evidence": _evidence,
+}
+DONE = {
+    "note": _l("Note added."),
+    "tag": _l("Tag added."),
+    "reply": _l("Reply queued for the buyer."),
+    "assign": _l("Assignment saved."),
+    "evidence": _l("Evidence added."),
+}
+
+
+def _perform(number: str, name: str, handler: Handler) -> ResponseReturnValue:
+    session = db_session()
+    case = load_case(number)
+    form = {key: value for key, value in request.form.items() if key != "csrf_token"}
+    seen = form.get("version", "")
+    try:
+        lifecycle.check_version(case, int(seen) if seen.isdigit() else None)
+        if name in CONFIRM and form.get("confirmed") != "1":
+            lifecycle.require(case, name)
+            return case_page(case, draft=form, confirm=name)
+        handler(session, case, Actor.person(current_user), form)
+        session.commit()
+    except ConflictError as conflict:
+        session.rollback()
+        return case_page(load_case(number), status=409, draft=form, conflict=conflict)
+    except StaleDataError:
+        # Someone saved between our check and our write.
+        session.rollback()
+        fresh = load_case(number)
+        last = fresh.events[-1] if fresh.events else None
+        return case_page(
+            fresh,
+            status=409,
+            draft=form,
+            conflict=ConflictError(fresh, last.actor_label if last else "someone", fresh.updated_at),
+        )
+    except LifecycleError as error:
+        session.rollback()
+        return case_page(
+            load_case(number), status=422, draft=form, error=gettext(error.message, **error.params)
+        )
+    flash(str(DONE.get(name, _l("Done."))), "success")
+    return redirect(url_for("cases.show", number=number))
+
+
+@bp.post("/<number>/do/<operation>")
+@allow(STAFF)
+def act(number: str, operation: str) -> ResponseReturnValue:
+    handler = HANDLERS.get(operation)
+    if handler is None:
+        return case_page(load_case(number), status=404, error=gettext("There is no such action."))
+    return _perform(number, operation, handler)
+
+
+@bp.post("/<number>/<any(note, tag, reply, assign, evidence):what>")
+@allow(STAFF)
+def update(number: str, what: str) -> ResponseReturnValue:
+    return _perform(number, what, EXTRA[what])

@@ -1,0 +1,173 @@
+"""The CS agent's queue: named queues and views with counts, filters, search, paging, and bulk actions."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, request
+from flask.typing import ResponseReturnValue
+from flask_babel import get_timezone, gettext
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.access import ALL_ROLES, STAFF, allow, can
+from portal.cases.blueprint import bp
+from portal.db import db_session
+from portal.domain import operations as ops
+from portal.domain.enums import CaseReason, CaseStatus, CaseType, Channel, Role
+from portal.domain.lifecycle import Actor, LifecycleError
+from portal.domain.models import Case, Market, OrderItem, User
+from portal.domain.queue import SORTS, VIEWS, CaseFilter, case_query, count_cases, queue_counts, sort_keys
+from portal.domain.types import utcnow
+from portal.pagination import keyset_page
+from portal.rendering import next_page_url, render, wants_fragment
+
+BULK_ACTIONS = ("assign", "approve_return", "request_evidence", "add_tag")
+MAX_REFRESH_ROWS = 500
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        value = Decimal((text or "").strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _day_start(text: str | None, zone: ZoneInfo, days: int = 0) -> datetime | None:
+    """Midnight of a date in the viewer's time zone, as an aware datetime."""
+    try:
+        day = datetime.strptime((text or "").strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return datetime.combine(day + timedelta(days=days), time(), tzinfo=zone)
+
+
+def filter_from_args(args: Any) -> CaseFilter:
+    q = args.get("q", "")[:100]
+    zone = ZoneInfo(str(get_timezone()))
+    return CaseFilter(
+        q=q,
+        # An agent who types an order id or tracking number wants the case whatever its status.
+        status=args.get("status") or ("all" if q.strip() else "open"),
+        view=args.get("view", "") if args.get("view", "") in VIEWS else "",
+        queue=args.get("queue", "")[:40],
+        type=args.get("type", ""),
+        reason=args.get("reason", ""),
+        market=args.get("market", "")[:2],
+        channel=args.get("channel", ""),
+        category=args.get("category", "")[:32],
+        assignee=args.get("assignee", "")[:12],
+        value_min=_decimal(args.get("value_min")),
+        value_max=_decimal(args.get("value_max")),
+        opened_from=_day_start(args.get("from"), zone),
+        opened_to=_day_start(args.get("to"), zone, days=1),
+        sort=args.get("sort", "deadline") if args.get("sort", "deadline") in SORTS else "deadline",
+        me=current_user.id,
+        now=utcnow(),
+    )
+
+
+@bp.get("")
+@allow(ALL_ROLES)
+def queue() -> ResponseReturnValue:
+    session = db_session()
+    case_filter = filter_from_args(request.args)
+    size = current_app.config["PAGE_SIZE"]
+    shown = request.args.get("shown", "")
+    refreshing = shown.isdigit() and not request.args.get("after")
+    if refreshing:
+        # The list refreshing itself keeps as many rows as the agent has loaded.
+        size = max(size, min(int(shown), MAX_REFRESH_ROWS))
+    query = case_query(case_filter).options(
+        selectinload(Case.market),
+        selectinload(Case.assignee),
+        selectinload(Case.buyer),
+        selectinload(Case.order),
+    )
+    page = keyset_page(session, query, sort_keys(case_filter.sort), request.args.get("after"), size)
+    appending = bool(request.args.get("after")) and wants_fragment()
+    context: dict[str, Any] = {
+        "page": page,
+        "filter": case_filter,
+        "more_url": next_page_url(page.next_cursor),
+        "appending": appending,
+        "now": case_filter.now,
+        "can_bulk": can("cases.bulk"),
+        "total": None if appending else count_cases(session, case_filter),
+    }
+    if not wants_fragment():
+        context.update(
+            counts=queue_counts(session, current_user.id, case_filter.now),
+            markets=sorted({m.code for m in session.scalars(select(Market))}),
+            categories=sorted(set(session.scalars(select(OrderItem.category).distinct()))),
+            agents=session.scalars(
+                select(User).where(User.role.in_([Role.CS_AGENT, Role.OPS_MANAGER])).order_by(User.name)
+            ).all(),
+            statuses=list(CaseStatus),
+            types=list(CaseType),
+            reasons=list(CaseReason),
+            channels=list(Channel),
+            bulk_actions=BULK_ACTIONS,
+        )
+    return render("cases/queue.html", "cases/partials/_rows.html", **context)
+
+
+def _bulk_apply(case: Case, action: str, form: dict[str, str], actor: Actor) -> None:
+    session = db_session()
+    if action == "assign":
+        user_id = form.get("assignee", "")
+        user = session.get(User, int(user_id)) if user_id.isdigit() else None
+        if user is None or user.role not in (Role.CS_AGENT, Role.OPS_MANAGER):
+            raise LifecycleError("Choose an agent from the list.")
+        ops.assign_to(session, case, actor, user)
+    elif action == "approve_return":
+        ops.approve_return(session, case, actor)
+    elif action == "request_evidence":
+        ops.request_evidence(session, case, actor, form.get("kind", ""))
+    elif action == "add_tag":
+        ops.add_tag(session, case, actor, form.get("tag", ""))
+
+
+@bp.post("/bulk")
+@allow(STAFF)
+def bulk() -> ResponseReturnValue:
+    """Confirm, then apply one action to the selected cases; each case succeeds or fails on its own."""
+    session = db_session()
+    numbers = list(dict.fromkeys(request.form.getlist("case")))[:200]
+    action = request.form.get("action", "")
+    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "case", "confirmed")}
+    problem = None
+    if not numbers:
+        problem = gettext("Select at least one case.")
+    elif action not in BULK_ACTIONS:
+        problem = gettext("Choose an action.")
+    cases = session.scalars(select(Case).where(Case.number.in_(numbers)).order_by(Case.number)).all()
+    if problem or request.form.get("confirmed") != "1":
+        agent = session.get(User, int(form["assignee"])) if form.get("assignee", "").isdigit() else None
+        return render(
+            "cases/bulk_confirm.html",
+            cases=cases,
+            action=action,
+            form=form,
+            problem=problem,
+            agent=agent,
+            status=422 if problem else 200,
+        )
+    actor = Actor.person(current_user)
+    results = []
+    for case in cases:
+        try:
+            _bulk_apply(case, action, form, actor)
+            session.commit()
+            results.append((case.number, True, ""))
+        except LifecycleError as error:
+            session.rollback()
+            results.append((case.number, False, gettext(error.message, **error.params)))
+    missing = set(numbers) - {case.number for case in cases}
+    results.extend((number, False, gettext("No such case.")) for number in sorted(missing))
+    return render("cases/bulk_result.html", results=results, action=action)

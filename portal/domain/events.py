@@ -1,0 +1,125 @@
+"""Case events run the published policy; its decision is applied through the operations agents use too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import rules
+from portal.domain import operations as ops
+from portal.domain import policy_engine
+from portal.domain.enums import CaseStatus
+from portal.domain.lifecycle import Actor, LifecycleError, move, record
+from portal.domain.models import Case, Deadline, Decision
+from portal.domain.types import utcnow
+
+EVENTS = (
+    "case_opened",
+    "case_updated",
+    "evidence_added",
+    "return_shipped",
+    "return_received",
+    "inspection_done",
+    "delivery_failed",
+    "tracking_stale",
+    "dispute_opened",
+)
+
+Applier = Callable[[Session, Case, Actor, list[Any]], object]
+
+
+def _percent_or_amount(arg: Any) -> dict[str, Decimal]:
+    if isinstance(arg, rules.Percent):
+        return {"percent": Decimal(str(arg.value))}
+    return {"amount": Decimal(str(arg))}
+
+
+# The policy's actions, each carried out by the operation an agent would use.
+APPLIERS: dict[str, Applier] = {
+    "approve_return": lambda s, c, a, args: ops.approve_return(s, c, a),
+    "refund_without_return": lambda s, c, a, args: ops.full_refund(s, c, a, "refund_without_return"),
+    "refund": lambda s, c, a, args: ops.full_refund(s, c, a, "refund"),
+    "pre_refund": lambda s, c, a, args: ops.full_refund(s, c, a, "pre_refund"),
+    "partial_refund": lambda s, c, a, args: ops.partial_refund(s, c, a, **_percent_or_amount(args[0])),
+    "coupon": lambda s, c, a, args: ops.coupon(s, c, a, Decimal(str(args[0]))),
+    "exchange": lambda s, c, a, args: ops.exchange(s, c, a),
+    "reject": lambda s, c, a, args: ops.reject(s, c, a, str(args[0])),
+    "request_evidence": lambda s, c, a, args: ops.request_evidence(s, c, a, str(args[0])),
+    "assign": lambda s, c, a, args: ops.assign_queue(s, c, a, str(args[0])),
+    "set_deadline": lambda s, c, a, args: ops.set_deadline(s, c, a, str(args[0]), int(args[1].seconds)),
+    "notify": lambda s, c, a, args: ops.queue_message(s, c, str(args[0]), a),
+    "escalate": lambda s, c, a, args: ops.escalate(s, c, a),
+    "hold": lambda s, c, a, args: ops.hold(s, c, a),
+    "manual_review": lambda s, c, a, args: _manual_review(s, c, a),
+}
+
+
+def _manual_review(session: Session, case: Case, actor: Actor) -> None:
+    # A person decides: the case waits in review; nothing else changes.
+    if case.status == CaseStatus.NEW:
+        move(session, case, CaseStatus.IN_REVIEW, actor)
+
+
+def handle_event(session: Session, case: Case, event: str, now: datetime | None = None) -> Decision | None:
+    """Decide `event` for `case` with its market's published policy and apply the actions.
+
+    A case on hold is left alone: someone paused automation on purpose.
+    """
+    now = now or utcnow()
+    if case.on_hold:
+        record(session, case, Actor.system("policy"), "automation_paused", {"event": event}, now=now)
+        return None
+    decision, version = policy_engine.decide(session, case, event, now)
+    row = policy_engine.record_decision(session, case, event, decision, version, now)
+    actor = Actor.policy(version.number if version else None, row.rule_line, row.rule_name, row.id)
+    record(
+        session,
+        case,
+        actor,
+        "decided",
+        {"event": event, "decision_id": row.id, "actions": [a["name"] for a in row.actions]},
+        now=now,
+    )
+    for action in decision.actions if decision else [rules.Action("manual_review", ())]:
+        apply_action(session, case, actor, action.name, list(action.args))
+    return row
+
+
+def apply_action(session: Session, case: Case, actor: Actor, name: str, args: list[Any]) -> bool:
+    """Apply one decided action; one the case's state does not allow is skipped and said so."""
+    applier = APPLIERS.get(name)
+    if applier is None:
+        record(session, case, actor, "action_skipped", {"action": name, "reason": "unknown action"})
+        return False
+    try:
+        with session.begin_nested():
+            applier(session, case, actor, args)
+    except LifecycleError as error:
+        record(session, case, actor, "action_skipped", {"action": name, "reason": str(error)})
+        return False
+    return True
+
+
+def open_case(session: Session, case: Case, actor: Actor, now: datetime | None = None) -> Decision | None:
+    """A new case arrives: record it and let the policy decide what happens first."""
+    now = now or utcnow()
+    session.add(case)
+    session.flush()
+    record(
+        session, case, actor, "case_opened", {"type": case.type.value, "reason": case.reason.value}, now=now
+    )
+    return handle_event(session, case, "case_opened", now)
+
+
+def deadline_effect(session: Session, deadline: Deadline, now: datetime) -> None:
+    """When a deadline runs out: it shows on the case, and the policy's `deadline "NAME"` section runs."""
+    from portal.domain.deadlines import record_expiry
+
+    record_expiry(session, deadline, now)
+    case = session.get(Case, deadline.case_id)
+    if case is not None and case.status not in {CaseStatus.CLOSED}:
+        handle_event(session, case, f"deadline:{deadline.name}", now)

@@ -1,0 +1,498 @@
+"""What can be done to a case: agents (through the web) and the policy (through events) share these."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import buyer_messages, hooks, money
+from portal.domain.enums import (
+    AddressKind,
+    CaseReason,
+    CaseStatus,
+    DeadlineKind,
+    DeadlineState,
+    Disposition,
+    DisputeStatus,
+    ExchangeStatus,
+    InspectionResult,
+    MessageDirection,
+    MessageStatus,
+    RefundKind,
+    RefundMethod,
+    RefundStatus,
+    ReturnStatus,
+    ShipmentKind,
+    ShippingPayer,
+    TrackingStatus,
+)
+from portal.domain.lifecycle import N_, Actor, LifecycleError, move, record, require
+from portal.domain.models import (
+    Case,
+    CaseTag,
+    Deadline,
+    Exchange,
+    Inspection,
+    Message,
+    Refund,
+    ReturnShipment,
+    Shipment,
+    User,
+)
+from portal.domain.types import utcnow
+
+# The buyer has five days to ship an approved return (the marketplace's rule).
+SHIP_WITHIN = timedelta(days=5)
+SELLER_FAULT = {
+    CaseReason.DAMAGED,
+    CaseReason.WRONG_ITEM,
+    CaseReason.NOT_AS_DESCRIBED,
+    CaseReason.QUALITY,
+    CaseReason.MISSING_PARTS,
+}
+EVIDENCE_KINDS = ("photo", "video", "document")
+
+
+def queue_message(
+    session: Session,
+    case: Case,
+    template: str,
+    actor: Actor,
+    extra: dict[str, str] | None = None,
+    body: str | None = None,
+) -> Message:
+    """Put a message to the buyer in the outbox; the dispatcher sends it."""
+    if body is None:
+        if buyer_messages.resolve_name(template) is None:
+            raise LifecycleError(N_("There is no message template called “%(name)s”."), name=template)
+        body = buyer_messages.render(case, template, extra)
+    message = Message(
+        case=case,
+        direction=MessageDirection.OUTBOUND,
+        status=MessageStatus.QUEUED,
+        language=buyer_messages.language_for(case),
+        template=template or None,
+        body=body,
+        author_id=actor.user.id if actor.user else None,
+    )
+    session.add(message)
+    if case.first_response_at is None:
+        case.first_response_at = utcnow()
+    record(session, case, actor, "message_queued", {"template": template or "reply"})
+    return message
+
+
+def start_review(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "start_review")
+    case.waiting_for_buyer = False
+    move(session, case, CaseStatus.IN_REVIEW, actor)
+
+
+def _rma(session: Session, case: Case) -> str:
+    while True:
+        candidate = f"RMA-{case.market.code}-{secrets.token_hex(3).upper()}"
+        if session.scalar(select(ReturnShipment.id).where(ReturnShipment.rma_number == candidate)) is None:
+            return candidate
+
+
+def approve_return(session: Session, case: Case, actor: Actor, now: datetime | None = None) -> ReturnShipment:
+    """Create the return (RMA, the market's return address, ship-by date) and queue the instructions."""
+    require(case, "approve_return")
+    now = now or utcnow()
+    address = next((a for a in case.market.return_addresses if a.is_default), None)
+    if address is None:
+        raise LifecycleError(
+            N_("Market %(market)s has no default return address; add one first."), market=case.market.code
+        )
+    cross_border = address.kind == AddressKind.CONSOLIDATION_WAREHOUSE
+    category = case.items[0].order_item.category if case.items else "goods"
+    ret = ReturnShipment(
+        case=case,
+        rma_number=_rma(session, case),
+        status=ReturnStatus.APPROVED,
+        address=address,
+        shipping_payer=ShippingPayer.SELLER if case.reason in SELLER_FAULT else ShippingPayer.BUYER,
+        ship_by=now + SHIP_WITHIN,
+        approved_at=now,
+        customs_description=f"Returned {category.title()}" if cross_border else None,
+        declared_value=case.value if cross_border else None,
+    )
+    session.add(ret)
+    case.waiting_for_buyer = True
+    move(session, case, CaseStatus.RETURN_APPROVED, actor, now)
+    record(session, case, actor, "return_approved", {"rma": ret.rma_number, "ship_by": ret.ship_by}, now=now)
+    session.flush()
+    message = queue_message(session, case, "return_approved", actor)
+    hooks.return_approved(session, case, ret, message)
+    return ret
+
+
+def mark_return_shipped(
+    session: Session, case: Case, actor: Actor, carrier: str = "", tracking_number: str = ""
+) -> None:
+    require(case, "mark_return_shipped")
+    ret = case.returns[-1]
+    now = utcnow()
+    if carrier and tracking_number:
+        ret.shipment = Shipment(
+            order=case.order,
+            kind=ShipmentKind.RETURN,
+            carrier=carrier[:40],
+            tracking_number=tracking_number[:64],
+            status=TrackingStatus.IN_TRANSIT,
+            shipped_at=now,
+            last_event_at=now,
+        )
+    ret.status = ReturnStatus.IN_TRANSIT
+    ret.shipped_at = now
+    case.waiting_for_buyer = False
+    move(session, case, CaseStatus.RETURN_IN_TRANSIT, actor, now)
+    record(
+        session,
+        case,
+        actor,
+        "return_shipped",
+        {"rma": ret.rma_number, "carrier": carrier, "tracking": tracking_number},
+        now=now,
+    )
+
+
+def mark_return_received(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "mark_return_received")
+    ret = case.returns[-1]
+    now = utcnow()
+    ret.status = ReturnStatus.RECEIVED
+    ret.received_at = now
+    ret.shipped_at = ret.shipped_at or now
+    case.waiting_for_buyer = False
+    move(session, case, CaseStatus.RETURN_RECEIVED, actor, now)
+    record(session, case, actor, "return_received", {"rma": ret.rma_number}, now=now)
+    queue_message(session, case, "return_received", actor)
+
+
+def record_inspection(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    result: InspectionResult,
+    disposition: Disposition,
+    notes: str = "",
+    inspector: str = "",
+) -> Inspection:
+    require(case, "record_inspection")
+    ret = case.returns[-1]
+    inspection = Inspection(
+        case=case,
+        return_id=ret.id,
+        result=result,
+        disposition=disposition,
+        notes=notes.strip() or None,
+        inspector=inspector.strip() or actor.label,
+    )
+    session.add(inspection)
+    ret.status = ReturnStatus.INSPECTED
+    move(session, case, CaseStatus.INSPECTED, actor)
+    record(
+        session, case, actor, "inspection_done", {"result": result.value, "disposition": disposition.value}
+    )
+    if result == InspectionResult.PASS:
+        queue_message(session, case, "inspection_passed", actor)
+    return inspection
+
+
+def _refund(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    kind: RefundKind,
+    amount: Decimal,
+    reason: str,
+    method: RefundMethod = RefundMethod.ORIGINAL_PAYMENT,
+) -> Refund:
+    if amount <= 0:
+        raise LifecycleError(N_("A refund must be more than zero."))
+    refund = Refund(
+        case=case,
+        kind=kind,
+        method=method,
+        status=RefundStatus.PENDING,
+        amount=money.cents(amount),
+        currency=case.currency,
+        reason=reason[:200] or None,
+        created_by_id=actor.user.id if actor.user else None,
+        decision_id=actor.decision_id,
+    )
+    session.add(refund)
+    record(
+        session,
+        case,
+        actor,
+        "refund_issued",
+        {"amount": refund.amount, "currency": case.currency, "kind": kind.value, "reason": reason},
+    )
+    template = "coupon_issued" if kind == RefundKind.COUPON else "refund_initiated"
+    queue_message(session, case, template, actor, {"amount": f"{refund.amount} {case.currency}"})
+    return refund
+
+
+def full_refund(session: Session, case: Case, actor: Actor, operation: str = "refund") -> Refund:
+    """Refund everything that is left; `pre_refund` leaves the return running, the others settle the case."""
+    require(case, operation)
+    if money.has_full_refund(case):
+        raise LifecycleError(N_("This case already has a full refund."))
+    left = money.remaining(case)
+    if left <= 0:
+        raise LifecycleError(N_("Nothing is left to refund on this case."))
+    refund = _refund(session, case, actor, RefundKind.FULL, left, operation)
+    if operation != "pre_refund":
+        case.waiting_for_buyer = False
+        move(session, case, CaseStatus.REFUND_PENDING, actor)
+    return refund
+
+
+def partial_refund(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    amount: Decimal | None = None,
+    percent: Decimal | None = None,
+    reason: str = "",
+) -> Refund:
+    require(case, "partial_refund")
+    value = money.share(case, percent) if percent is not None else money.cents(amount or Decimal("0"))
+    left = money.remaining(case)
+    if value > left:
+        raise LifecycleError(
+            N_("A partial refund of %(amount)s is more than the %(left)s left to refund."),
+            amount=f"{value} {case.currency}",
+            left=f"{left} {case.currency}",
+        )
+    refund = _refund(session, case, actor, RefundKind.PARTIAL, value, reason or "partial refund")
+    _settle_if_deciding(session, case, actor)
+    return refund
+
+
+def coupon(session: Session, case: Case, actor: Actor, amount: Decimal, reason: str = "") -> Refund:
+    require(case, "coupon")
+    value = money.cents(amount)
+    if value > case.value:
+        raise LifecycleError(
+            N_("A coupon of %(amount)s is more than the case is worth."), amount=f"{value} {case.currency}"
+        )
+    refund = _refund(session, case, actor, RefundKind.COUPON, value, reason or "coupon", RefundMethod.COUPON)
+    _settle_if_deciding(session, case, actor)
+    return refund
+
+
+def _settle_if_deciding(session: Session, case: Case, actor: Actor) -> None:
+    # Compensation offered instead of a return closes the request; later on (say, a stale parcel) it does not.
+    if case.status in {CaseStatus.NEW, CaseStatus.IN_REVIEW, CaseStatus.AWAITING_BUYER}:
+        case.waiting_for_buyer = False
+        move(session, case, CaseStatus.RESOLVED, actor)
+
+
+def confirm_refund(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "confirm_refund")
+    for refund in case.refunds:
+        if refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSING):
+            refund.status = RefundStatus.COMPLETED
+            refund.completed_at = utcnow()
+    move(session, case, CaseStatus.RESOLVED, actor)
+
+
+def exchange(session: Session, case: Case, actor: Actor, replacement_sku: str | None = None) -> Exchange:
+    """Promise a replacement; the item comes back first unless it already has."""
+    require(case, "exchange")
+    sku = replacement_sku or (case.items[0].order_item.sku if case.items else "")
+    swap = Exchange(case=case, replacement_sku=sku, status=ExchangeStatus.PENDING)
+    session.add(swap)
+    record(session, case, actor, "exchange_promised", {"sku": sku})
+    if case.status not in {CaseStatus.RETURN_RECEIVED, CaseStatus.INSPECTED}:
+        approve_return(session, case, actor)
+    return swap
+
+
+def ship_exchange(session: Session, case: Case, actor: Actor, carrier: str, tracking_number: str) -> None:
+    require(case, "ship_exchange")
+    if not carrier.strip() or not tracking_number.strip():
+        raise LifecycleError(N_("Give the carrier and the tracking number of the replacement."))
+    swap = next((e for e in case.exchanges if e.status == ExchangeStatus.PENDING), None)
+    if swap is None:
+        swap = Exchange(
+            case=case,
+            replacement_sku=case.items[0].order_item.sku if case.items else "",
+            status=ExchangeStatus.PENDING,
+        )
+        session.add(swap)
+    now = utcnow()
+    swap.shipment = Shipment(
+        order=case.order,
+        kind=ShipmentKind.REPLACEMENT,
+        carrier=carrier.strip()[:40],
+        tracking_number=tracking_number.strip()[:64],
+        status=TrackingStatus.INFO_RECEIVED,
+        shipped_at=now,
+        last_event_at=now,
+    )
+    swap.status = ExchangeStatus.SHIPPED
+    swap.shipped_at = now
+    move(session, case, CaseStatus.EXCHANGE_SHIPPED, actor, now)
+    record(
+        session, case, actor, "exchange_shipped", {"carrier": carrier, "tracking": tracking_number}, now=now
+    )
+    queue_message(session, case, "exchange_shipped", actor, {"tracking": f"{carrier} {tracking_number}"})
+
+
+def reject(session: Session, case: Case, actor: Actor, reason: str) -> None:
+    require(case, "reject")
+    reason = reason.strip()
+    if not reason:
+        raise LifecycleError(N_("Give the reason the buyer will see."))
+    case.waiting_for_buyer = False
+    move(session, case, CaseStatus.REJECTED, actor)
+    record(session, case, actor, "rejected", {"reason": reason})
+    queue_message(session, case, "request_rejected", actor, {"reason": reason})
+
+
+def request_evidence(session: Session, case: Case, actor: Actor, kind: str) -> None:
+    require(case, "request_evidence")
+    if kind not in EVIDENCE_KINDS:
+        raise LifecycleError(N_("Ask for a photo, a video or a document."))
+    case.waiting_for_buyer = True
+    move(session, case, CaseStatus.AWAITING_BUYER, actor)
+    record(session, case, actor, "evidence_requested", {"kind": kind})
+    queue_message(session, case, "evidence_requested", actor, {"evidence": kind})
+
+
+def request_redelivery(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "request_redelivery")
+    case.waiting_for_buyer = False
+    move(session, case, CaseStatus.REDELIVERY_REQUESTED, actor)
+
+
+def respond_dispute(session: Session, case: Case, actor: Actor, note: str) -> None:
+    require(case, "respond_dispute")
+    dispute = next((d for d in case.disputes if d.status == DisputeStatus.OPEN), None)
+    if dispute is None:
+        raise LifecycleError(N_("There is no open dispute on this case."))
+    dispute.status = DisputeStatus.RESPONDED
+    dispute.responded_at = utcnow()
+    dispute.outcome_note = note.strip() or None
+    record(session, case, actor, "dispute_responded", {"note": note.strip()})
+
+
+def resolve(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "resolve")
+    case.waiting_for_buyer = False
+    move(session, case, CaseStatus.RESOLVED, actor)
+    _cancel_deadlines(case)
+
+
+def close(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "close")
+    move(session, case, CaseStatus.CLOSED, actor)
+    _cancel_deadlines(case)
+
+
+def _cancel_deadlines(case: Case) -> None:
+    for deadline in case.deadlines:
+        if deadline.state in (DeadlineState.PENDING, DeadlineState.PAUSED):
+            deadline.state = DeadlineState.CANCELLED
+
+
+def hold(session: Session, case: Case, actor: Actor) -> None:
+    """Pause automation; a person decides from here."""
+    require(case, "hold")
+    case.on_hold = True
+    move(session, case, CaseStatus.ON_HOLD, actor)
+
+
+def release(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "release")
+    held = next(
+        (
+            e
+            for e in reversed(case.events)
+            if e.kind == "status_changed" and e.data.get("to") == CaseStatus.ON_HOLD.value
+        ),
+        None,
+    )
+    before = CaseStatus(held.data["from"]) if held else CaseStatus.IN_REVIEW
+    case.on_hold = False
+    move(session, case, before, actor)
+
+
+def escalate(session: Session, case: Case, actor: Actor) -> None:
+    require(case, "escalate")
+    case.escalated = True
+    case.queue = "senior"
+    record(session, case, actor, "escalated", {"queue": "senior"})
+
+
+def assign_queue(session: Session, case: Case, actor: Actor, queue: str) -> None:
+    require(case, "assign")
+    queue = queue.strip().lower()[:40]
+    if not queue:
+        raise LifecycleError(N_("Name the queue."))
+    case.queue = queue
+    record(session, case, actor, "queued", {"queue": queue})
+
+
+def assign_to(session: Session, case: Case, actor: Actor, user: User | None) -> None:
+    require(case, "assign_to")
+    case.assignee = user
+    record(session, case, actor, "assigned", {"to": user.name if user else None})
+
+
+def set_deadline(
+    session: Session, case: Case, actor: Actor, name: str, seconds: int, pauses_while_waiting: bool = False
+) -> Deadline:
+    require(case, "set_deadline")
+    deadline = Deadline(
+        case=case,
+        name=name[:64],
+        kind=DeadlineKind.POLICY,
+        due_at=utcnow() + timedelta(seconds=seconds),
+        pauses_while_waiting=pauses_while_waiting,
+    )
+    session.add(deadline)
+    record(session, case, actor, "deadline_set", {"name": name, "due_at": deadline.due_at})
+    return deadline
+
+
+def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
+    text = text.strip()
+    if not text:
+        raise LifecycleError(N_("The note is empty."))
+    record(session, case, actor, "note", {"text": text[:4000]})
+
+
+def add_tag(session: Session, case: Case, actor: Actor, tag: str) -> None:
+    tag = tag.strip().lower().replace(" ", "_")[:40]
+    if not tag:
+        raise LifecycleError(N_("The tag is empty."))
+    if any(t.tag == tag for t in case.tags):
+        return
+    case.tags.append(CaseTag(tag=tag))
+    record(session, case, actor, "tagged", {"tag": tag})
+
+
+def reply(session: Session, case: Case, actor: Actor, body: str, template: str | None = None) -> Message:
+    body = body.strip()
+    if not body:
+        raise LifecycleError(N_("The reply is empty."))
+    return queue_message(session, case, template or "", actor, body=body[:8000])
+
+
+def parse_amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except (InvalidOperation, AttributeError):
+        raise LifecycleError(N_("“%(text)s” is not an amount."), text=text) from None
+    if not value.is_finite() or value <= 0:
+        raise LifecycleError(N_("The amount must be more than zero."))
+    return value
