@@ -33,3 +33,16 @@ def test_verify_detects_a_changed_file(tmp_path: Path) -> None:
 def test_paths_only_for_real_digests(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError):
         AttachmentStore(tmp_path).path(bad)
+
+
+def test_same_bytes_twice_in_one_session_make_one_row(app, db) -> None:
+    from sqlalchemy import func, select
+
+    from portal.domain.attachments import store_attachment
+    from portal.domain.models import Attachment
+
+    store = app.extensions["attachments"]
+    first = store_attachment(db, store, b"same", "image/png")
+    second = store_attachment(db, store, b"same", "image/png")
+    db.commit()
+    assert first is second and db.scalar(select(func.count()).select_from(Attachment)) == 1

@@ -18,6 +18,7 @@ from portal.domain.enums import (
     CaseStatus,
     CaseType,
     DeadlineKind,
+    DeadlineState,
     Disposition,
     InspectionResult,
     MessageStatus,
@@ -211,3 +212,28 @@ def test_every_change_is_audited(db: Session, market) -> None:
         )
         == 1
     )
+
+
+def test_firing_a_deadline_keeps_the_case_last_change_time(app: Flask, db: Session, market) -> None:
+    case = make_case(db, market, status=CaseStatus.IN_REVIEW)
+    db.add(Deadline(case=case, name="nudge", kind=DeadlineKind.POLICY, due_at=utcnow() + timedelta(hours=2)))
+    db.commit()
+    db.expire_all()
+    case = db.get(Case, case.id)
+    assert case.next_deadline_at is not None
+    before = case.updated_at
+    case.deadlines[0].state = DeadlineState.CANCELLED
+    db.commit()
+    db.expire_all()
+    case = db.get(Case, case.id)
+    assert case.next_deadline_at is None and case.updated_at == before
+
+
+def test_reopening_clears_the_resolved_time(db: Session, market) -> None:
+    case = make_case(db, market, status=CaseStatus.IN_REVIEW, value="30")
+    ops.reject(db, case, AGENT, "Outside the window")
+    assert case.resolved_at is not None
+    from portal.domain.lifecycle import move
+
+    move(db, case, CaseStatus.DISPUTE_OPEN, AGENT)
+    assert case.resolved_at is None

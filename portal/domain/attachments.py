@@ -55,7 +55,9 @@ class AttachmentStore:
 
 def store_attachment(session: Session, store: AttachmentStore, data: bytes, content_type: str) -> Attachment:
     digest = store.put(data)
-    attachment = session.get(Attachment, digest)
+    # The same bytes may have been added earlier in this unflushed session.
+    pending = next((obj for obj in session.new if isinstance(obj, Attachment) and obj.sha256 == digest), None)
+    attachment = pending or session.get(Attachment, digest)
     if attachment is None:
         attachment = Attachment(sha256=digest, size=len(data), content_type=content_type)
         session.add(attachment)

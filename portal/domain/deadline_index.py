@@ -27,7 +27,9 @@ def refresh(session: Session, case_ids: Iterable[int] | None = None) -> None:
         .limit(1)
         .scalar_subquery()
     )
-    statement = update(Case).values(next_deadline_at=earliest).execution_options(synchronize_session=False)
+    # Keep updated_at as it is: a deadline firing is not an edit of the case.
+    statement = (update(Case).values(next_deadline_at=earliest, updated_at=Case.updated_at)
+                 .execution_options(synchronize_session=False))
     if case_ids is None:
         session.execute(statement)
         return

@@ -70,7 +70,8 @@ def case_facts(case: Case, now: datetime, usd_rates: dict[str, Decimal]) -> dict
         ret = case.returns[-1]
         return_facts: dict[str, Any] = {"status": ret.status.value}
         if ret.shipped_at is not None:
-            return_facts["days_in_transit"] = _whole((ret.received_at or now) - ret.shipped_at, timedelta(days=1))
+            in_transit = (ret.received_at or now) - ret.shipped_at
+            return_facts["days_in_transit"] = _whole(in_transit, timedelta(days=1))
         facts["return"] = return_facts
     if case.inspections:
         facts["inspection"] = {"result": case.inspections[-1].result.value}

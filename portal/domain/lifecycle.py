@@ -218,4 +218,6 @@ def move(session: Session, case: Case, to: S, actor: Actor, now: datetime | None
     now = now or utcnow()
     if to in {S.RESOLVED, S.REJECTED} and case.resolved_at is None:
         case.resolved_at = now
+    elif to in OPEN:
+        case.resolved_at = None  # reopened, for instance by a dispute
     record(session, case, actor, "status_changed", {"from": before.value, "to": to.value}, now=now)
