@@ -52,12 +52,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.audit.views import bp as audit_bp
     from portal.auth.views import bp as auth_bp
     from portal.cases.views import bp as cases_bp
+    from portal.documents.views import bp as documents_bp
     from portal.main.views import bp as main_bp
     from portal.policies.views import bp as policies_bp
 
-    for blueprint in (main_bp, auth_bp, cases_bp, policies_bp, audit_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, cases_bp, policies_bp, audit_bp, admin_bp, documents_bp):
         app.register_blueprint(blueprint)
 
+    import portal.documents.lifecycle_hooks  # noqa: F401  (approved returns carry their instructions PDF)
     from portal.cli import register_cli
 
     register_cli(app)

@@ -114,4 +114,7 @@ def _require_schema() -> None:
 def register_cli(app: Flask) -> None:
     for group in (db_cli, users_cli, demo_cli, scheduler_cli):
         app.cli.add_command(group)
+    from portal.documents.cli import pdf_cli
+
+    app.cli.add_command(pdf_cli)
     app.cli.add_command(serve)

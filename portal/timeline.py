@@ -29,7 +29,8 @@ def build_timeline(case: Case) -> list[TimelineEntry]:
         )
     entries.extend(
         TimelineEntry(m.created_at, "message", m.direction.value,
-                      {"body": m.body, "status": m.status.value, "language": m.language})
+                      {"body": m.body, "status": m.status.value, "language": m.language, "id": m.id,
+                       "attachment": m.attachment_name})
         for m in case.messages
     )
     return sorted(entries, key=lambda entry: entry.when, reverse=True)

@@ -12,8 +12,17 @@ from support.app import csrf_token
 from support.factories import make_case, shop_with_market
 
 from portal.domain.attachments import store_attachment
-from portal.domain.enums import EvidenceKind, EvidenceSource, PolicyStatus, Role
-from portal.domain.models import EvidenceItem, Policy, PolicyVersion, Product
+from portal.domain.enums import (
+    EvidenceKind,
+    MessageDirection,
+    MessageStatus,
+    EvidenceSource,
+    PolicyStatus,
+    ReturnStatus,
+    Role,
+    ShippingPayer,
+)
+from portal.domain.models import EvidenceItem, Job, Message, Policy, PolicyVersion, Product, ReturnShipment
 
 PUBLIC = "public"
 EVERYONE = frozenset(Role)
@@ -36,10 +45,29 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cases.bulk": STAFF,
     "cases.update": STAFF,
     "cases.reply_template": STAFF,
+    "cases.message_attachment": EVERYONE,
     "policies.index": EVERYONE,
     "policies.version": EVERYONE,
+    "policies.show": EVERYONE,
+    "policies.diff": EVERYONE,
+    "policies.create": frozenset({Role.OPS_MANAGER}),
+    "policies.edit": frozenset({Role.OPS_MANAGER}),
+    "policies.edit_submit": frozenset({Role.OPS_MANAGER}),
+    "policies.check": frozenset({Role.OPS_MANAGER}),
+    "policies.try_it": frozenset({Role.OPS_MANAGER}),
+    "policies.discard": frozenset({Role.OPS_MANAGER}),
+    "policies.publish": frozenset({Role.OPS_MANAGER}),
+    "policies.rollback": frozenset({Role.OPS_MANAGER}),
+    "policies.simulation": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "audit.log": AUDIT_READERS,
     "audit.verify": AUDIT_READERS,
+    "documents.evidence_pack": EVERYONE,
+    "documents.return_instructions": EVERYONE,
+    "documents.audit_cases": AUDIT_READERS,
+    "documents.audit_case": AUDIT_READERS,
+    "documents.exports": AUDIT_READERS,
+    "documents.export_status": AUDIT_READERS,
+    "documents.export_download": AUDIT_READERS,
     "admin.users": frozenset({Role.ADMIN}),
 }
 
@@ -54,11 +82,22 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
                         filename="photo.png"))
     db.add(Product(shop_id=shop.id, sku="SKU-IMG", title="Ring", category="jewelry", base_price_usd=10,
                    image_sha256=sha))
+    message = Message(case=case, direction=MessageDirection.OUTBOUND, status=MessageStatus.QUEUED, language="en",
+                      body="Your return", attachment_sha256=sha, attachment_name="instructions.pdf")
+    db.add(message)
     policy = Policy(name="Default")
     db.add_all([policy, PolicyVersion(policy=policy, number=1, status=PolicyStatus.PUBLISHED,
                                       text="if value < 10 then refund_without_return")])
     db.commit()
-    return {"operation": "start_review", "what": "tag", "number": case.number, "sha256": sha, "policy_id": str(policy.id), "version_number": "1"}
+    job = Job(kind="policy_simulation", status="running", params={"policy_id": policy.id})
+    export = Job(kind="evidence_export", status="running", params={})
+    db.add_all([job, export, ReturnShipment(case=case, rma_number="RMA-ACCESS", status=ReturnStatus.APPROVED,
+                                            return_address_id=market.return_addresses[0].id,
+                                            shipping_payer=ShippingPayer.BUYER)])
+    db.commit()
+    return {"operation": "start_review", "what": "tag", "number": case.number, "sha256": sha,
+            "policy_id": str(policy.id), "version_number": "1", "job_id": str(job.id),
+            "export_id": str(export.id), "message_id": str(message.id)}
 
 
 def _url(app: Flask, endpoint: str, sample: dict[str, str]) -> tuple[str, str]:

@@ -15,8 +15,9 @@ from portal.cases.blueprint import bp
 from portal.db import db_session
 from portal.domain import buyer_messages, lifecycle, money
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
-from portal.domain.models import Case, Order, Shipment, User
+from portal.domain.models import Case, Message, Order, Shipment, User
 from portal.domain.policy_engine import explain_stored
+from portal.main.views import send_stored
 from portal.rendering import render
 from portal.timeline import build_timeline
 
@@ -129,6 +130,16 @@ def reply_template(number: str) -> ResponseReturnValue:
     name = request.args.get("template", "")
     body = buyer_messages.render(case, name) if buyer_messages.resolve_name(name) else ""
     return render("cases/partials/_reply_body.html", case=case, body=body)
+
+
+@bp.get("/<number>/messages/<int:message_id>/attachment")
+@allow(ALL_ROLES)
+def message_attachment(number: str, message_id: int) -> ResponseReturnValue:
+    """The file sent with a buyer message, such as the return instructions."""
+    message = db_session().get(Message, message_id)
+    if message is None or message.case.number != number or not message.attachment_sha256:
+        abort(404)
+    return send_stored(message.attachment_sha256, message.attachment_name or "attachment")
 
 
 from portal.cases import actions, queue_views  # noqa: E402,F401  (register their routes on bp)

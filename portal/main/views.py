@@ -38,7 +38,7 @@ def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
-def _send_stored(sha256: str, filename: str) -> ResponseReturnValue:
+def send_stored(sha256: str, filename: str) -> ResponseReturnValue:
     attachment = db_session().get(Attachment, sha256)
     store: AttachmentStore = current_app.extensions["attachments"]
     try:
@@ -48,7 +48,7 @@ def _send_stored(sha256: str, filename: str) -> ResponseReturnValue:
     if attachment is None or not path.exists():
         abort(404)
     # Images open in the browser; anything else downloads, so a stored HTML file can never run here.
-    inline = attachment.content_type in {"image/png", "image/jpeg", "image/webp", "image/gif"}
+    inline = attachment.content_type in {"image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf"}
     response = send_file(path, mimetype=attachment.content_type, as_attachment=not inline,
                          download_name=filename, max_age=3600, etag=sha256)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -62,7 +62,7 @@ def evidence_file(sha256: str) -> ResponseReturnValue:
     item = db_session().scalar(select(EvidenceItem).where(EvidenceItem.sha256 == sha256).limit(1))
     if item is None:
         abort(404)
-    return _send_stored(sha256, item.filename)
+    return send_stored(sha256, item.filename)
 
 
 @bp.get("/products/image/<sha256>")
@@ -71,4 +71,4 @@ def product_image(sha256: str) -> ResponseReturnValue:
     product = db_session().scalar(select(Product).where(Product.image_sha256 == sha256).limit(1))
     if product is None:
         abort(404)
-    return _send_stored(sha256, f"{product.sku}.png")
+    return send_stored(sha256, f"{product.sku}.png")

@@ -1,0 +1,255 @@
+"""PDF downloads (return instructions, evidence packs) and the auditor's case search and pack exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, redirect, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal.access import ALL_ROLES, allow
+from portal.db import db_session
+from portal.documents.evidence import (
+    case_audit_trail,
+    collect_exhibits,
+    load_case,
+    render_evidence_pack,
+)
+from portal.documents.export import ExportFilter, count_export, export_filename, write_export
+from portal.documents.forms import ExportForm
+from portal.documents.instructions import instructions_filename, render_return_instructions
+from portal.documents.render import RenderError
+from portal.domain.enums import CaseType, Role
+from portal.domain.models import Case, Dispute, Job, Market, Order
+from portal.i18n import select_locale
+from portal.jobs import JobContext, Work, is_stale, start_job
+from portal.pagination import newest_first
+from portal.rendering import next_page_url, render, wants_fragment
+
+bp = Blueprint("documents", __name__)
+
+AUDIT_READERS = (Role.AUDITOR, Role.ADMIN, Role.OPS_MANAGER)
+EXPORT_KIND = "evidence_export"
+PDF = "application/pdf"
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    response = current_app.response_class(data, mimetype=PDF)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_failed(error: RenderError) -> ResponseReturnValue:
+    return render("documents/render_error.html", status=503, message=str(error))
+
+
+def _case_or_404(number: str) -> Case:
+    case = load_case(db_session(), number)
+    if case is None or case.number != number:
+        abort(404)
+    return case
+
+
+@bp.get("/cases/<number>/evidence-pack.pdf")
+@allow(ALL_ROLES)
+def evidence_pack(number: str) -> ResponseReturnValue:
+    session = db_session()
+    case = _case_or_404(number)
+    try:
+        pack = render_evidence_pack(session, current_app.extensions["attachments"], case, actor=current_user)
+    except RenderError as error:
+        session.rollback()
+        return _render_failed(error)
+    session.commit()
+    response = _pdf_response(pack.pdf, pack.filename)
+    response.headers["X-Content-SHA256"] = pack.sha256
+    return response
+
+
+@bp.get("/cases/<number>/return-instructions.pdf")
+@allow(ALL_ROLES)
+def return_instructions(number: str) -> ResponseReturnValue:
+    case = _case_or_404(number)
+    rma = request.args.get("rma", "")
+    returns = [r for r in case.returns if not rma or r.rma_number == rma]
+    if not returns:
+        abort(404, description=_("This case has no approved return, so there are no return instructions."))
+    try:
+        data = render_return_instructions(
+            db_session(), current_app.extensions["attachments"], case, returns[-1]
+        )
+    except RenderError as error:
+        return _render_failed(error)
+    return _pdf_response(data, instructions_filename(returns[-1]))
+
+
+def _day_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/audit/cases")
+@allow(AUDIT_READERS)
+def audit_cases() -> ResponseReturnValue:
+    session = db_session()
+    q = request.args.get("q", "").strip()[:64]
+    market = request.args.get("market", "")[:2]
+    case_type = request.args.get("type", "")
+    disputed = request.args.get("disputed") == "1"
+    day_from, day_to = _day_arg("from"), _day_arg("to")
+    query = select(Case).options(
+        selectinload(Case.market), selectinload(Case.order), selectinload(Case.disputes)
+    )
+    if q:
+        query = query.where(
+            or_(Case.number == q, Case.order_id.in_(select(Order.id).where(Order.external_order_id == q)))
+        )
+    if market:
+        query = query.where(Case.market_id.in_(select(Market.id).where(Market.code == market)))
+    if case_type in {t.value for t in CaseType}:
+        query = query.where(Case.type == CaseType(case_type))
+    if disputed:
+        query = query.where(exists().where(Dispute.case_id == Case.id) | (Case.type == CaseType.DISPUTE))
+    if day_from:
+        query = query.where(Case.opened_at >= datetime.combine(day_from, time.min, UTC))
+    if day_to:
+        query = query.where(Case.opened_at < datetime.combine(day_to + timedelta(days=1), time.min, UTC))
+    page = newest_first(
+        session, query, Case.opened_at, Case.id, request.args.get("after"), current_app.config["PAGE_SIZE"]
+    )
+    markets = sorted({m.code for m in session.scalars(select(Market))})
+    return render(
+        "documents/cases.html",
+        "documents/partials/_case_rows.html",
+        page=page,
+        q=q,
+        market=market,
+        case_type=case_type,
+        disputed=disputed,
+        day_from=day_from,
+        day_to=day_to,
+        markets=markets,
+        types=list(CaseType),
+        more_url=next_page_url(page.next_cursor),
+        appending=bool(request.args.get("after")) and wants_fragment(),
+    )
+
+
+@bp.get("/audit/cases/<number>")
+@allow(AUDIT_READERS)
+def audit_case(number: str) -> ResponseReturnValue:
+    session = db_session()
+    case = _case_or_404(number)
+    return render(
+        "documents/case.html",
+        case=case,
+        exhibits=collect_exhibits(session, current_app.extensions["attachments"], case),
+        trail=case_audit_trail(session, case),
+    )
+
+
+def _markets() -> list[str]:
+    return sorted({m.code for m in db_session().scalars(select(Market))})
+
+
+def _recent_exports() -> list[Job]:
+    return list(
+        db_session().scalars(
+            select(Job)
+            .where(Job.kind == EXPORT_KIND)
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(20)
+        )
+    )
+
+
+def _export_work(exports_dir: Path, filter_params: dict[str, Any], user_id: int, lang: str) -> Work:
+    def work(context: JobContext) -> tuple[dict[str, Any], str]:
+        name = export_filename(context.job_id)
+        summary = write_export(
+            context.app,
+            context.session,
+            ExportFilter.from_params(filter_params),
+            exports_dir / name,
+            context.progress,
+            actor_id=user_id,
+            lang=lang,
+            job_id=context.job_id,
+        )
+        return {**summary, "filename": name}, f"exports/{name}"
+
+    return work
+
+
+@bp.route("/audit/exports", methods=["GET", "POST"])
+@allow(AUDIT_READERS)
+def exports() -> ResponseReturnValue:
+    """The export form and recent exports; a valid POST starts an export and goes to its progress page."""
+    session = db_session()
+    form = ExportForm(_markets())
+    if not form.is_submitted():
+        return render("documents/exports.html", form=form, jobs=_recent_exports(), is_stale=is_stale)
+    if form.validate():
+        case_filter = ExportFilter(
+            form.date_from.data,
+            form.date_to.data,
+            form.market.data or "",
+            form.type.data or "",
+            bool(form.disputed_only.data),
+        )
+        if count_export(session, case_filter):
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            job = start_job(
+                app,
+                session,
+                EXPORT_KIND,
+                case_filter.to_params(),
+                _export_work(
+                    Path(app.instance_path) / "exports",
+                    case_filter.to_params(),
+                    current_user.id,
+                    select_locale(),
+                ),
+                current_user,
+            )
+            return redirect(url_for("documents.export_status", export_id=job.id), code=303)
+        form.form_errors.append(_("No case matches these filters, so there is nothing to export."))
+    return render("documents/exports.html", status=422, form=form, jobs=_recent_exports(), is_stale=is_stale)
+
+
+def _job_or_404(export_id: int) -> Job:
+    job = db_session().get(Job, export_id)
+    if job is None or job.kind != EXPORT_KIND:
+        abort(404)
+    return job
+
+
+@bp.get("/audit/exports/<int:export_id>")
+@allow(AUDIT_READERS)
+def export_status(export_id: int) -> ResponseReturnValue:
+    job = _job_or_404(export_id)
+    return render(
+        "documents/export.html", "documents/partials/_export_progress.html", job=job, stale=is_stale(job)
+    )
+
+
+@bp.get("/audit/exports/<int:export_id>/download")
+@allow(AUDIT_READERS)
+def export_download(export_id: int) -> ResponseReturnValue:
+    job = _job_or_404(export_id)
+    if job.status != "done" or not job.result_path:
+        return redirect(url_for("documents.export_status", export_id=job.id))
+    root = (Path(current_app.instance_path) / "exports").resolve()
+    path = (Path(current_app.instance_path) / job.result_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        abort(410, description=_("The export file is gone; start the export again."))
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)

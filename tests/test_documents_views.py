@@ -1,0 +1,157 @@
+"""The auditor area over HTTP: case search, a case's evidence, pack downloads and ZIP exports."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable
+from datetime import date
+
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from support.app import csrf_token
+from support.factories import make_case, shop_with_market
+from test_documents_data import build_case
+
+from portal.domain.enums import Role
+from portal.domain.models import AuditEntry, Job
+
+
+def _export_form(client: FlaskClient, **fields: str) -> dict[str, str]:
+    return {"csrf_token": csrf_token(client, "/audit/exports"), **fields}
+
+
+def test_auditor_searches_cases_and_opens_the_evidence(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient]
+) -> None:
+    case = build_case(db, app.extensions["attachments"], number="AS-SEARCH1", photos=2)
+    make_case(db, case.market, number="AS-OTHER01")
+    db.commit()
+    auditor = login(Role.AUDITOR)
+    page = auditor.get("/audit/cases?q=AS-SEARCH1").get_data(as_text=True)
+    assert "AS-SEARCH1" in page and "AS-OTHER01" not in page
+    assert "/cases/AS-SEARCH1/evidence-pack.pdf" in page
+    fragment = auditor.get("/audit/cases?disputed=1", headers={"HX-Request": "true"})
+    assert 'id="audit-case-rows"' in fragment.get_data(as_text=True) and "<html" not in fragment.get_data(
+        as_text=True
+    )
+    assert "AS-SEARCH1" in fragment.get_data(as_text=True) and "AS-OTHER01" not in fragment.get_data(
+        as_text=True
+    )
+    evidence = auditor.get("/audit/cases/AS-SEARCH1").get_data(as_text=True)
+    assert case.evidence[0].sha256 in evidence and "Matches its hash" in evidence
+    assert "case.status_changed" in evidence
+    assert auditor.get("/audit/cases/AS-NOPE").status_code == 404
+
+
+def test_pack_download_is_a_pdf_whose_hash_is_logged(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient]
+) -> None:
+    build_case(db, app.extensions["attachments"], number="AS-DOWN01", photos=1)
+    db.commit()
+    response = login(Role.AUDITOR).get("/cases/AS-DOWN01/evidence-pack.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert 'filename="evidence-pack-AS-DOWN01.pdf"' in response.headers["Content-Disposition"]
+    digest = hashlib.sha256(response.data).hexdigest()
+    assert response.headers["X-Content-SHA256"] == digest
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "evidence_pack.generated"))
+    assert (
+        entry is not None
+        and entry.details["sha256"] == digest
+        and entry.actor_label == "auditor@example.test"
+    )
+    assert "AS-DOWN01" in PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+
+
+def test_instructions_download_and_a_case_without_return(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient]
+) -> None:
+    case = build_case(db, app.extensions["attachments"], number="AS-INSTR2", language="zh", photos=0)
+    make_case(db, case.market, number="AS-NORET1")
+    db.commit()
+    agent = login(Role.CS_AGENT)
+    response = agent.get("/cases/AS-INSTR2/return-instructions.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert "退货说明" in text and case.returns[0].rma_number in text
+    assert agent.get("/cases/AS-NORET1/return-instructions.pdf").status_code == 404
+    assert agent.get("/cases/AS-INSTR2/return-instructions.pdf?rma=RMA-OTHER").status_code == 404
+
+
+def test_cs_agent_cannot_export(app: Flask, db: Session, login: Callable[[Role], FlaskClient]) -> None:
+    agent = login(Role.CS_AGENT)
+    token = csrf_token(agent, "/settings")
+    assert (
+        agent.post(
+            "/audit/exports", data={"csrf_token": token, "date_from": "2020-01-01", "date_to": "2030-01-01"}
+        ).status_code
+        == 403
+    )
+    assert db.scalar(select(Job)) is None
+
+
+def test_export_form_explains_bad_input_and_starts_nothing(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient]
+) -> None:
+    _shop, market = shop_with_market(db)
+    make_case(db, market, number="AS-EXP000")
+    db.commit()
+    auditor = login(Role.AUDITOR)
+    response = auditor.post(
+        "/audit/exports", data=_export_form(auditor, date_from="2030-02-01", date_to="2030-01-01")
+    )
+    assert response.status_code == 422
+    assert "The end date is before the start date." in response.get_data(as_text=True)
+    response = auditor.post(
+        "/audit/exports", data=_export_form(auditor, date_from="2001-01-01", date_to="2001-01-31")
+    )
+    assert response.status_code == 422 and "No case matches these filters" in response.get_data(
+        as_text=True
+    ), response.get_data(as_text=True)[-2500:]
+    assert db.scalar(select(Job)) is None
+
+
+def test_export_builds_a_zip_with_index_and_hashes(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient]
+) -> None:
+    app.config["JOBS_RUN_INLINE"] = True
+    store = app.extensions["attachments"]
+    disputed = build_case(db, store, number="AS-EXP001", photos=1)
+    make_case(db, disputed.market, number="AS-EXP002")  # no dispute: filtered out
+    db.commit()
+    auditor = login(Role.AUDITOR)
+    today = date.today().isoformat()
+    response = auditor.post(
+        "/audit/exports",
+        data=_export_form(
+            auditor,
+            date_from="2000-01-01",
+            date_to="2100-01-01",
+            market=disputed.market.code,
+            disputed_only="y",
+        ),
+    )
+    assert response.status_code == 303, today
+    status_url = response.location
+    page = auditor.get(status_url).get_data(as_text=True)
+    assert "Ready: 1 cases" in page and 'id="export-download"' in page
+    fragment = auditor.get(status_url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="export-progress"') and "hx-trigger" not in fragment
+    download = auditor.get(status_url + "/download")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    assert sorted(archive.namelist()) == ["SHA256SUMS", "index.csv", "packs/evidence-pack-AS-EXP001.pdf"]
+    for line in archive.read("SHA256SUMS").decode().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+    rows = list(csv.DictReader(io.StringIO(archive.read("index.csv").decode())))
+    assert [(r["case"], r["disputed"], r["error"]) for r in rows] == [("AS-EXP001", "yes", "")]
+    job = db.scalar(select(Job).where(Job.kind == "evidence_export"))
+    assert job is not None and job.result["sha256"] == hashlib.sha256(download.data).hexdigest()
+    actions = set(db.scalars(select(AuditEntry.action)))
+    assert {"evidence_pack.generated", "evidence_export.generated"} <= actions
