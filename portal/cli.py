@@ -66,7 +66,7 @@ def users_create(email: str, name: str, role: str, password: str) -> None:
 @click.option("--scale", default=1.0, show_default=True, help="Multiply the demo's size.")
 def demo_seed(scale: float) -> None:
     """Load the demo shop (does nothing when it is already there)."""
-    from portal.demo.seed import DEMO_PASSWORD, DEMO_USERS, is_seeded, seed_demo
+    from portal.demo.seed import is_seeded, seed_demo
 
     _require_schema()
     session = get_db().session()
@@ -80,9 +80,7 @@ def demo_seed(scale: float) -> None:
             click.echo("Loaded " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ".")
     finally:
         session.close()
-    click.echo("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
-    for email, name, role in DEMO_USERS:
-        click.echo(f"  {role.value:<12} {email:<22} {name}")
+    _print_demo_logins()
 
 
 @scheduler_cli.command("run")
@@ -103,7 +101,22 @@ def serve(host: str, port: int, workers: int) -> None:
     from portal.launcher import launch
 
     _require_schema()
+    _print_demo_logins()
     raise SystemExit(launch(host, port, workers))
+
+
+def _print_demo_logins() -> None:
+    from portal.demo.seed import DEMO_PASSWORD, DEMO_USERS, is_seeded
+
+    session = get_db().session()
+    try:
+        if not is_seeded(session):
+            return
+    finally:
+        session.close()
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for email, name, role in DEMO_USERS:
+        click.echo(f"  {role.value:<12} {email:<22} {name}")
 
 
 def _require_schema() -> None:

@@ -46,6 +46,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "32")) * 1024 * 1024,
         "PAGE_SIZE": 50,
+        # Bounds on one PDF rendering, so a huge case cannot take the portal down.
+        "PDF_RENDER_SECONDS": float(os.environ.get("PDF_RENDER_SECONDS", "60")),
+        "PDF_RENDER_MEMORY_MB": int(os.environ.get("PDF_RENDER_MEMORY_MB", "1536")),
         # How buyer messages leave the portal; "case_record" keeps them on the case.
         "MESSAGE_CHANNEL": os.environ.get("MESSAGE_CHANNEL", "case_record"),
     }

@@ -29,6 +29,8 @@ log = logging.getLogger("portal.scheduler")
 
 def run_scheduler(app: Flask) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
+    # APScheduler reports every tick at INFO; only its problems are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     with app.app_context():
         factory = get_db().sessionmaker
     name = f"{socket.gethostname()}:{os.getpid()}"

@@ -33,4 +33,6 @@ def build_timeline(case: Case) -> list[TimelineEntry]:
                        "attachment": m.attachment_name})
         for m in case.messages
     )
-    return sorted(entries, key=lambda entry: entry.when, reverse=True)
+    # Newest first; entries of the same instant keep the order they happened in, newest on top.
+    order = {id(entry): position for position, entry in enumerate(entries)}
+    return sorted(entries, key=lambda entry: (entry.when, order[id(entry)]), reverse=True)
