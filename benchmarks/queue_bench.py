@@ -49,6 +49,7 @@ from portal.domain.models import (  # noqa: E402
     User,
 )
 from portal.domain.queue import CaseFilter, case_query, sort_keys  # noqa: E402
+from portal.domain.types import NO_DEADLINE  # noqa: E402
 from portal.domain.users import hash_password  # noqa: E402
 
 QUERIES = {
@@ -100,7 +101,7 @@ def fill(url: str, cases: int) -> None:
                           "category": rng.choice(["jewelry", "apparel", "electronics", "beauty", "home"]),
                           "quantity": 1, "unit_price": value, "currency": "USD", "customized": False})
             status = rng.choice(statuses)
-            due = now + timedelta(hours=rng.randint(-48, 48)) if status in OPEN_STATUSES else None
+            due = now + timedelta(hours=rng.randint(-48, 48)) if status in OPEN_STATUSES else NO_DEADLINE
             case_rows.append({"id": i + 1, "number": f"AS-{i:07d}", "shop_id": 1, "market_id": market,
                               "order_id": i + 1, "buyer_id": i % buyers + 1, "type": rng.choice(list(CaseType)),
                               "reason": rng.choice(list(CaseReason)), "status": status,
@@ -109,7 +110,7 @@ def fill(url: str, cases: int) -> None:
                               "waiting_for_buyer": i % 11 == 0, "on_hold": False, "escalated": False,
                               "opened_at": opened, "updated_at": opened, "version": 1, "next_deadline_at": due})
             case_items.append({"id": i + 1, "case_id": i + 1, "order_item_id": i + 1, "quantity": 1})
-            if due is not None:
+            if due != NO_DEADLINE:
                 deadlines.append({"case_id": i + 1, "name": "seller_response", "kind": DeadlineKind.PLATFORM,
                                   "state": DeadlineState.PENDING, "due_at": due,
                                   "pauses_while_waiting": False, "attempts": 0, "fired_late": False,

@@ -46,6 +46,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_INTERVAL_SECONDS": float(os.environ.get("SCHEDULER_INTERVAL_SECONDS", "5")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "32")) * 1024 * 1024,
         "PAGE_SIZE": 50,
+        # Queue counts may be this many seconds old; a count over a million cases is not free.
+        "QUEUE_COUNTS_SECONDS": float(os.environ.get("QUEUE_COUNTS_SECONDS", "15")),
         # Bounds on one PDF rendering, so a huge case cannot take the portal down.
         "PDF_RENDER_SECONDS": float(os.environ.get("PDF_RENDER_SECONDS", "60")),
         "PDF_RENDER_MEMORY_MB": int(os.environ.get("PDF_RENDER_MEMORY_MB", "1536")),

@@ -28,7 +28,7 @@ from portal.domain.enums import (
 )
 from portal.domain.lifecycle import Actor, ConflictError, LifecycleError, available, check_version
 from portal.domain.models import AuditEntry, Case, Deadline, Message
-from portal.domain.types import utcnow
+from portal.domain.types import NO_DEADLINE, utcnow
 
 AGENT = Actor.system("agent@example.test")
 
@@ -220,13 +220,13 @@ def test_firing_a_deadline_keeps_the_case_last_change_time(app: Flask, db: Sessi
     db.commit()
     db.expire_all()
     case = db.get(Case, case.id)
-    assert case.next_deadline_at is not None
+    assert case.next_deadline_at != NO_DEADLINE
     before = case.updated_at
     case.deadlines[0].state = DeadlineState.CANCELLED
     db.commit()
     db.expire_all()
     case = db.get(Case, case.id)
-    assert case.next_deadline_at is None and case.updated_at == before
+    assert case.next_deadline_at == NO_DEADLINE and case.updated_at == before
 
 
 def test_reopening_clears_the_resolved_time(db: Session, market) -> None:

@@ -244,3 +244,14 @@ def test_tampered_cursor_starts_from_the_top(agent: FlaskClient, db: Session) ->
     make_case(db, market, number="AS-TOP")
     db.commit()
     assert "AS-TOP" in agent.get("/cases?after=not-a-cursor!!").get_data(as_text=True)
+
+
+def test_count_stops_at_the_limit(agent: FlaskClient, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.cases import queue_views
+
+    monkeypatch.setattr(queue_views, "COUNT_LIMIT", 3)
+    _shop, market = shop_with_market(db)
+    for i in range(5):
+        make_case(db, market, number=f"AS-C{i}")
+    db.commit()
+    assert "More than 3 cases" in agent.get("/cases").get_data(as_text=True)

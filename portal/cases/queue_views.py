@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.access import ALL_ROLES, STAFF, allow, can
+from portal.cache import app_cache
 from portal.cases.blueprint import bp
 from portal.db import db_session
 from portal.domain import operations as ops
@@ -27,6 +28,8 @@ from portal.pagination import keyset_page
 from portal.rendering import next_page_url, render, wants_fragment
 
 BULK_ACTIONS = ("assign", "approve_return", "request_evidence", "add_tag")
+# Counting stops here: "more than 1,000 cases" is all an agent needs, and it keeps the count cheap.
+COUNT_LIMIT = 1000
 MAX_REFRESH_ROWS = 500
 
 
@@ -98,13 +101,18 @@ def queue() -> ResponseReturnValue:
         "appending": appending,
         "now": case_filter.now,
         "can_bulk": can("cases.bulk"),
-        "total": None if appending else count_cases(session, case_filter),
+        "total": None if appending else count_cases(session, case_filter, limit=COUNT_LIMIT),
+        "count_limit": COUNT_LIMIT,
     }
     if not wants_fragment():
+        cache = app_cache(current_app)
+        seconds = current_app.config["QUEUE_COUNTS_SECONDS"]
         context.update(
-            counts=queue_counts(session, current_user.id, case_filter.now),
-            markets=sorted({m.code for m in session.scalars(select(Market))}),
-            categories=sorted(set(session.scalars(select(OrderItem.category).distinct()))),
+            counts=cache.get(("queue_counts", current_user.id), seconds,
+                             lambda: queue_counts(session, current_user.id, case_filter.now)),
+            markets=cache.get("markets", seconds, lambda: sorted({m.code for m in session.scalars(select(Market))})),
+            categories=cache.get("categories", seconds * 20, lambda: sorted(
+                set(session.scalars(select(OrderItem.category).distinct())))),
             agents=session.scalars(
                 select(User).where(User.role.in_([Role.CS_AGENT, Role.OPS_MANAGER])).order_by(User.name)
             ).all(),

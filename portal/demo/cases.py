@@ -13,6 +13,7 @@ from portal.demo.orders import OrderRecord, Pool
 from portal.demo.steps import STEPS
 from portal.demo.texts import buyer_note
 from portal.demo.world import World, money
+from portal.domain.types import NO_DEADLINE
 from portal.domain.enums import OPEN_STATUSES, CaseReason, CaseStatus, CaseType, DeadlineState
 from portal.domain.models import Case, CaseItem, CaseTag, OrderItem
 
@@ -135,7 +136,7 @@ def _finish(world: World, c: Ctx) -> None:
     c.settle_deadlines()
     c.case.updated_at = c.last or c.case.opened_at
     pending = [d.due_at for d in c.deadlines.values() if d.state == DeadlineState.PENDING]
-    c.case.next_deadline_at = min(pending, default=None)
+    c.case.next_deadline_at = min(pending, default=NO_DEADLINE)
     c.rows.extend(row for row in (c.refund, c.exchange, c.inspection) if row is not None)
 
 

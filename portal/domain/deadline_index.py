@@ -9,23 +9,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.enums import DeadlineState
 from portal.domain.models import Case, Deadline
+from portal.domain.types import NO_DEADLINE
 
 _KEY = "deadline_cases"
 
 
 def refresh(session: Session, case_ids: Iterable[int] | None = None) -> None:
     """Recompute the column for these cases (all cases when None)."""
-    earliest = (
+    earliest = func.coalesce(
         select(Deadline.due_at)
         .where(Deadline.case_id == Case.id, Deadline.state == DeadlineState.PENDING)
         .order_by(Deadline.due_at)
         .limit(1)
-        .scalar_subquery()
+        .scalar_subquery(),
+        NO_DEADLINE,
     )
     # Keep updated_at as it is: a deadline firing is not an edit of the case.
     statement = (update(Case).values(next_deadline_at=earliest, updated_at=Case.updated_at)

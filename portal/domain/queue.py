@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain.enums import OPEN_STATUSES, CaseReason, CaseStatus, CaseType, Channel
@@ -17,7 +17,6 @@ from portal.domain.models import Buyer, Case, CaseItem, Market, Order, OrderItem
 DUE_SOON = timedelta(hours=6)
 VIEWS = ("mine", "due_soon", "overdue", "waiting")
 SORTS = ("deadline", "newest", "oldest", "value")
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -124,12 +123,16 @@ def sort_keys(sort: str) -> list[tuple[Any, bool]]:
         return [(Case.opened_at, False), (Case.id, False)]
     if sort == "value":
         return [(Case.value, True), (Case.id, True)]
-    # Cases without a deadline go last.
-    return [(func.coalesce(Case.next_deadline_at, FAR_FUTURE), False), (Case.id, False)]
+    # Cases without a deadline hold NO_DEADLINE and so come last; the index on (next_deadline_at, id) serves it.
+    return [(Case.next_deadline_at, False), (Case.id, False)]
 
 
-def count_cases(session: Session, f: CaseFilter) -> int:
-    return session.scalar(select(func.count()).select_from(case_query(f).order_by(None).subquery())) or 0
+def count_cases(session: Session, f: CaseFilter, limit: int | None = None) -> int:
+    """How many cases match; with `limit`, counting stops at limit + 1 (shown as "more than limit")."""
+    query = case_query(f).order_by(None).with_only_columns(Case.id)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,23 @@ class QueueCounts:
 
 
 def queue_counts(session: Session, me: int | None, now: datetime) -> QueueCounts:
-    """Open cases per named queue, and in each of the agent's views."""
-    open_cases = Case.status.in_(OPEN_STATUSES)
-    queues = session.execute(
-        select(Case.queue, func.count()).where(open_cases).group_by(Case.queue).order_by(Case.queue)
+    """Open cases per named queue, and in each of the agent's views, in one pass over the open cases."""
+
+    def flag(condition: ColumnElement[bool]) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    rows = session.execute(
+        select(
+            Case.queue,
+            func.count(),
+            flag(Case.assignee_id == (me if me is not None else -1)),
+            flag(and_(Case.next_deadline_at >= now, Case.next_deadline_at < now + DUE_SOON)),
+            flag(Case.next_deadline_at < now),
+            flag(Case.waiting_for_buyer.is_(True)),
+        )
+        .where(Case.status.in_(OPEN_STATUSES))
+        .group_by(Case.queue)
+        .order_by(Case.queue)
     ).all()
-    base = CaseFilter(me=me, now=now)
-    views = {}
-    for view in VIEWS:
-        views[view] = count_cases(session, CaseFilter(view=view, me=base.me, now=now))
-    return QueueCounts([(name, count) for name, count in queues], views)
+    views = {view: sum(int(row[i + 2] or 0) for row in rows) for i, view in enumerate(VIEWS)}
+    return QueueCounts([(row[0], int(row[1])) for row in rows], views)

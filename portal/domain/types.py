@@ -40,6 +40,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# The sort key of a case with no pending deadline: after every real one, and indexable on every backend
+# (NULL would sort first on SQLite and last on PostgreSQL).
+NO_DEADLINE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

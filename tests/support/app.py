@@ -29,6 +29,7 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
         "DATABASE_URL": database_url,
         "ATTACHMENTS_DIR": str(tmp_path / "attachments"),
         "SCHEDULER_INTERVAL_SECONDS": 0.2,
+        "QUEUE_COUNTS_SECONDS": 0,
         **overrides,
     })
 

@@ -33,7 +33,7 @@ from portal.domain.models.base import Base, CreatedAt
 from portal.domain.models.catalog import Market, ReturnAddress
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment
 from portal.domain.models.users import User
-from portal.domain.types import MONEY, str_enum, utcnow
+from portal.domain.types import MONEY, NO_DEADLINE, str_enum, utcnow
 
 
 class Case(Base):
@@ -68,8 +68,9 @@ class Case(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # The earliest pending deadline, kept here so the queue can sort by it (see domain.deadline_index).
-    next_deadline_at: Mapped[datetime | None]
+    # The earliest pending deadline, kept here so the queue can sort by it (see domain.deadline_index);
+    # NO_DEADLINE when there is none.
+    next_deadline_at: Mapped[datetime] = mapped_column(default=NO_DEADLINE)
     # Optimistic locking: an update that read an older version fails instead of overwriting.
     version: Mapped[int] = mapped_column(default=1)
 
