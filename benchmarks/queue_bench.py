@@ -57,6 +57,7 @@ QUERIES = {
     "overdue": "view=overdue",
     "market + type": "market=DE&type=return_and_refund",
     "search order id": "q=5770012345",
+    "search buyer name": "q=Buyer 1234",
     "value range + reason": "value_min=50&value_max=200&reason=size&status=all",
     "newest, all statuses": "status=all&sort=newest",
 }
@@ -71,21 +72,69 @@ def fill(url: str, cases: int) -> None:
     now = datetime.now(UTC)
     statuses = list(CaseStatus)
     with engine.begin() as conn:
-        conn.execute(insert(Shop), [{"id": 1, "name": "Bench", "company_name": "Bench", "platform": "tiktok_shop",
-                                     "external_shop_id": "bench", "created_at": now}])
-        conn.execute(insert(Market), [{"id": i + 1, "shop_id": 1, "code": code, "name": code, "currency": cur,
-                                       "timezone": "UTC", "language": "en", "return_window_days": 30}
-                                      for i, (code, cur) in enumerate([("US", "USD"), ("UK", "GBP"), ("DE", "EUR"),
-                                                                        ("MY", "MYR")])])
-        conn.execute(insert(User), [{"id": 1, "email": "agent@bench.test", "name": "Agent", "role": Role.CS_AGENT,
-                                     "password_hash": hash_password("bench-password"), "active": True,
-                                     "created_at": now}])
+        conn.execute(
+            insert(Shop),
+            [
+                {
+                    "id": 1,
+                    "name": "Bench",
+                    "company_name": "Bench",
+                    "platform": "tiktok_shop",
+                    "external_shop_id": "bench",
+                    "created_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(Market),
+            [
+                {
+                    "id": i + 1,
+                    "shop_id": 1,
+                    "code": code,
+                    "name": code,
+                    "currency": cur,
+                    "timezone": "UTC",
+                    "language": "en",
+                    "return_window_days": 30,
+                }
+                for i, (code, cur) in enumerate([("US", "USD"), ("UK", "GBP"), ("DE", "EUR"), ("MY", "MYR")])
+            ],
+        )
+        conn.execute(
+            insert(User),
+            [
+                {
+                    "id": 1,
+                    "email": "agent@bench.test",
+                    "name": "Agent",
+                    "role": Role.CS_AGENT,
+                    "password_hash": hash_password("bench-password"),
+                    "active": True,
+                    "created_at": now,
+                }
+            ],
+        )
         buyers = max(1, cases // 20)
         for start in range(0, buyers, BATCH):
-            conn.execute(insert(Buyer), [{"id": i + 1, "shop_id": 1, "pseudonym": f"b{i}", "display_name": f"Buyer {i}",
-                                          "market_id": i % 4 + 1, "language": "en", "timezone": "UTC",
-                                          "orders_count": 2, "returns_90d": 0, "created_at": now}
-                                         for i in range(start, min(buyers, start + BATCH))])
+            conn.execute(
+                insert(Buyer),
+                [
+                    {
+                        "id": i + 1,
+                        "shop_id": 1,
+                        "pseudonym": f"b{i}",
+                        "display_name": f"Buyer {i}",
+                        "market_id": i % 4 + 1,
+                        "language": "en",
+                        "timezone": "UTC",
+                        "orders_count": 2,
+                        "returns_90d": 0,
+                        "created_at": now,
+                    }
+                    for i in range(start, min(buyers, start + BATCH))
+                ],
+            )
     for start in range(0, cases, BATCH):
         rows = range(start, min(cases, start + BATCH))
         orders, items, case_rows, case_items, deadlines = [], [], [], [], []
@@ -93,31 +142,83 @@ def fill(url: str, cases: int) -> None:
             market = i % 4 + 1
             opened = now - timedelta(minutes=rng.randint(0, 60 * 24 * 365))
             value = Decimal(rng.randint(500, 50000)) / 100
-            orders.append({"id": i + 1, "shop_id": 1, "market_id": market, "buyer_id": i % buyers + 1,
-                           "external_order_id": f"577{i:010d}", "channel": rng.choice(list(Channel)),
-                           "status": OrderStatus.DELIVERED, "currency": "USD", "total_amount": value,
-                           "placed_at": opened - timedelta(days=5), "created_at": opened})
-            items.append({"id": i + 1, "order_id": i + 1, "sku": f"SKU-{i % 200}", "title": "Item",
-                          "category": rng.choice(["jewelry", "apparel", "electronics", "beauty", "home"]),
-                          "quantity": 1, "unit_price": value, "currency": "USD", "customized": False})
+            orders.append(
+                {
+                    "id": i + 1,
+                    "shop_id": 1,
+                    "market_id": market,
+                    "buyer_id": i % buyers + 1,
+                    "external_order_id": f"577{i:010d}",
+                    "channel": rng.choice(list(Channel)),
+                    "status": OrderStatus.DELIVERED,
+                    "currency": "USD",
+                    "total_amount": value,
+                    "placed_at": opened - timedelta(days=5),
+                    "created_at": opened,
+                }
+            )
+            items.append(
+                {
+                    "id": i + 1,
+                    "order_id": i + 1,
+                    "sku": f"SKU-{i % 200}",
+                    "title": "Item",
+                    "category": rng.choice(["jewelry", "apparel", "electronics", "beauty", "home"]),
+                    "quantity": 1,
+                    "unit_price": value,
+                    "currency": "USD",
+                    "customized": False,
+                }
+            )
             status = rng.choice(statuses)
             due = now + timedelta(hours=rng.randint(-48, 48)) if status in OPEN_STATUSES else NO_DEADLINE
-            case_rows.append({"id": i + 1, "number": f"AS-{i:07d}", "shop_id": 1, "market_id": market,
-                              "order_id": i + 1, "buyer_id": i % buyers + 1, "type": rng.choice(list(CaseType)),
-                              "reason": rng.choice(list(CaseReason)), "status": status,
-                              "queue": rng.choice(["general", "jewelry", "senior", "qc"]),
-                              "assignee_id": 1 if i % 7 == 0 else None, "value": value, "currency": "USD",
-                              "waiting_for_buyer": i % 11 == 0, "on_hold": False, "escalated": False,
-                              "opened_at": opened, "updated_at": opened, "version": 1, "next_deadline_at": due})
+            case_rows.append(
+                {
+                    "id": i + 1,
+                    "number": f"AS-{i:07d}",
+                    "shop_id": 1,
+                    "market_id": market,
+                    "order_id": i + 1,
+                    "buyer_id": i % buyers + 1,
+                    "type": rng.choice(list(CaseType)),
+                    "reason": rng.choice(list(CaseReason)),
+                    "status": status,
+                    "queue": rng.choice(["general", "jewelry", "senior", "qc"]),
+                    "assignee_id": 1 if i % 7 == 0 else None,
+                    "value": value,
+                    "currency": "USD",
+                    "waiting_for_buyer": i % 11 == 0,
+                    "on_hold": False,
+                    "escalated": False,
+                    "opened_at": opened,
+                    "updated_at": opened,
+                    "version": 1,
+                    "next_deadline_at": due,
+                }
+            )
             case_items.append({"id": i + 1, "case_id": i + 1, "order_item_id": i + 1, "quantity": 1})
             if due != NO_DEADLINE:
-                deadlines.append({"case_id": i + 1, "name": "seller_response", "kind": DeadlineKind.PLATFORM,
-                                  "state": DeadlineState.PENDING, "due_at": due,
-                                  "pauses_while_waiting": False, "attempts": 0, "fired_late": False,
-                                  "created_at": opened})
+                deadlines.append(
+                    {
+                        "case_id": i + 1,
+                        "name": "seller_response",
+                        "kind": DeadlineKind.PLATFORM,
+                        "state": DeadlineState.PENDING,
+                        "due_at": due,
+                        "pauses_while_waiting": False,
+                        "attempts": 0,
+                        "fired_late": False,
+                        "created_at": opened,
+                    }
+                )
         with engine.begin() as conn:
-            for model, batch in ((Order, orders), (OrderItem, items), (Case, case_rows), (CaseItem, case_items),
-                                 (Deadline, deadlines)):
+            for model, batch in (
+                (Order, orders),
+                (OrderItem, items),
+                (Case, case_rows),
+                (CaseItem, case_items),
+                (Deadline, deadlines),
+            ):
                 conn.execute(insert(model), batch)
         print(f"  filled {min(cases, start + BATCH):,} cases", end="\r", flush=True)
     with engine.begin() as conn:
@@ -146,26 +247,38 @@ def measure(url: str, runs: int) -> None:
             page_times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200
             with app.test_request_context(f"/cases?{query}"):
-                f = CaseFilter(**{k: v for k, v in args.items() if k in ("q", "status", "view", "market", "type",
-                                                                           "reason", "sort")},
-                               value_min=Decimal(args["value_min"]) if "value_min" in args else None,
-                               value_max=Decimal(args["value_max"]) if "value_max" in args else None,
-                               me=1, now=datetime.now(UTC))
-            statement = case_query(f).order_by(*[k.desc() if d else k.asc() for k, d in sort_keys(f.sort)]).limit(51)
+                f = CaseFilter(
+                    **{
+                        k: v
+                        for k, v in args.items()
+                        if k in ("q", "status", "view", "market", "type", "reason", "sort")
+                    },
+                    value_min=Decimal(args["value_min"]) if "value_min" in args else None,
+                    value_max=Decimal(args["value_max"]) if "value_max" in args else None,
+                    me=1,
+                    now=datetime.now(UTC),
+                )
+            statement = (
+                case_query(f).order_by(*[k.desc() if d else k.asc() for k, d in sort_keys(f.sort)]).limit(51)
+            )
             with factory() as session:
                 started = time.perf_counter()
                 session.execute(statement).all()
                 sql_times.append((time.perf_counter() - started) * 1000)
         p50, p95 = statistics.median(page_times), percentile(page_times, 0.95)
         s50, s95 = statistics.median(sql_times), percentile(sql_times, 0.95)
-        print(f"  {name:<32} {p50:>7.1f}ms {p95:>7.1f}ms {s50:>7.1f}ms {s95:>7.1f}ms  {p95 / max(s95, 0.01):.1f}x")
+        print(
+            f"  {name:<32} {p50:>7.1f}ms {p95:>7.1f}ms {s50:>7.1f}ms {s95:>7.1f}ms  {p95 / max(s95, 0.01):.1f}x"
+        )
     case_times = []
     for i in range(runs):
         number = f"AS-{(i * 7919) % 1000:07d}"
         started = time.perf_counter()
         assert client.get(f"/cases/{number}").status_code == 200
         case_times.append((time.perf_counter() - started) * 1000)
-    print(f"  {'case page':<32} {statistics.median(case_times):>7.1f}ms {percentile(case_times, 0.95):>7.1f}ms")
+    print(
+        f"  {'case page':<32} {statistics.median(case_times):>7.1f}ms {percentile(case_times, 0.95):>7.1f}ms"
+    )
     app.extensions["database"].engine.dispose()
 
 

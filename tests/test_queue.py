@@ -198,7 +198,7 @@ def test_htmx_gets_only_the_rows_fragment(agent: FlaskClient, db: Session) -> No
     _shop, market = shop_with_market(db)
     make_case(db, market, number="AS-FRAG")
     db.commit()
-    response = agent.get("/cases?q=FRAG", headers={"HX-Request": "true"})
+    response = agent.get("/cases?q=as-fr", headers={"HX-Request": "true"})
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="case-rows"') and "<html" not in body and "AS-FRAG" in body
     assert "HX-Request" in response.headers["Vary"]
@@ -255,3 +255,12 @@ def test_count_stops_at_the_limit(agent: FlaskClient, db: Session, monkeypatch: 
         make_case(db, market, number=f"AS-C{i}")
     db.commit()
     assert "More than 3 cases" in agent.get("/cases").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query, expected", [("q=%25", set()), ("q=_", set()), ("q=M.", {"AS-W"})])
+def test_search_text_is_not_a_wildcard(agent: FlaskClient, db: Session, query: str, expected: set[str]) -> None:
+    _shop, market = shop_with_market(db)
+    make_case(db, market, number="AS-W", buyer_name="Jordan M.")
+    db.commit()
+    html = agent.get(f"/cases?{query}").get_data(as_text=True)
+    assert {n for n in ("AS-W",) if f">{n}<" in html} == expected

@@ -108,11 +108,19 @@ def queue() -> ResponseReturnValue:
         cache = app_cache(current_app)
         seconds = current_app.config["QUEUE_COUNTS_SECONDS"]
         context.update(
-            counts=cache.get(("queue_counts", current_user.id), seconds,
-                             lambda: queue_counts(session, current_user.id, case_filter.now)),
-            markets=cache.get("markets", seconds, lambda: sorted({m.code for m in session.scalars(select(Market))})),
-            categories=cache.get("categories", seconds * 20, lambda: sorted(
-                set(session.scalars(select(OrderItem.category).distinct())))),
+            counts=cache.get(
+                ("queue_counts", current_user.id),
+                seconds,
+                lambda: queue_counts(session, current_user.id, case_filter.now),
+            ),
+            markets=cache.get(
+                "markets", seconds, lambda: sorted({m.code for m in session.scalars(select(Market))})
+            ),
+            categories=cache.get(
+                "categories",
+                seconds * 20,
+                lambda: sorted(set(session.scalars(select(OrderItem.category).distinct()))),
+            ),
             agents=session.scalars(
                 select(User).where(User.role.in_([Role.CS_AGENT, Role.OPS_MANAGER])).order_by(User.name)
             ).all(),

@@ -92,27 +92,32 @@ def case_query(f: CaseFilter) -> Select[tuple[Case]]:
         query = query.where(Case.opened_at < f.opened_to)
     term = f.q.strip()
     if term:
-        like = f"%{term.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Case.number).like(like),
-                Case.order_id.in_(select(Order.id).where(func.lower(Order.external_order_id).like(like))),
-                Case.buyer_id.in_(
-                    select(Buyer.id).where(
-                        or_(func.lower(Buyer.pseudonym).like(like), func.lower(Buyer.display_name).like(like))
-                    )
-                ),
-                exists(
-                    select(ReturnShipment.id).where(
-                        ReturnShipment.case_id == Case.id, func.lower(ReturnShipment.rma_number).like(like)
-                    )
-                ),
-                Case.order_id.in_(
-                    select(Shipment.order_id).where(func.lower(Shipment.tracking_number).like(like))
-                ),
-            )
-        )
+        query = query.where(_search(term))
     return query
+
+
+def _prefix(column: Any, term: str) -> ColumnElement[bool]:
+    """`column` starts with `term`, as a range a B-tree index serves on every backend (LIKE may not)."""
+    return and_(column >= term, column < term + "\U0010ffff")
+
+
+def _search(term: str) -> ColumnElement[bool]:
+    """Identifiers match from their start, as typed or in capitals; buyer names match anywhere."""
+    variants = {term, term.upper()}
+    # The buyer typed text, not wildcards.
+    literal = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    def starts(column: Any) -> ColumnElement[bool]:
+        return or_(*(_prefix(column, v) for v in variants))
+
+    return or_(
+        starts(Case.number),
+        Case.order_id.in_(select(Order.id).where(starts(Order.external_order_id))),
+        Case.order_id.in_(select(Shipment.order_id).where(starts(Shipment.tracking_number))),
+        Case.id.in_(select(ReturnShipment.case_id).where(starts(ReturnShipment.rma_number))),
+        Case.buyer_id.in_(select(Buyer.id).where(or_(
+            starts(Buyer.pseudonym), func.lower(Buyer.display_name).like(f"%{literal}%", escape="\\")))),
+    )
 
 
 def sort_keys(sort: str) -> list[tuple[Any, bool]]:
