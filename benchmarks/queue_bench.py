@@ -268,7 +268,8 @@ def measure(url: str, runs: int) -> None:
         p50, p95 = statistics.median(page_times), percentile(page_times, 0.95)
         s50, s95 = statistics.median(sql_times), percentile(sql_times, 0.95)
         print(
-            f"  {name:<32} {p50:>7.1f}ms {p95:>7.1f}ms {s50:>7.1f}ms {s95:>7.1f}ms  {p95 / max(s95, 0.01):.1f}x"
+            f"  {name:<32} {p50:>7.1f}ms {p95:>7.1f}ms {s50:>7.1f}ms {s95:>7.1f}ms"
+            f"  {p95 / max(s95, 0.01):.1f}x"
         )
     case_times = []
     for i in range(runs):

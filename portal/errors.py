@@ -31,14 +31,20 @@ EXPLANATIONS = {
 
 def _render(code: int, detail: str | None = None) -> tuple[str, int]:
     template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
-    return render_template(template, code=code, title=TITLES.get(code, TITLES[500]),
-                           explanation=detail or EXPLANATIONS.get(code, EXPLANATIONS[500])), code
+    return render_template(
+        template,
+        code=code,
+        title=TITLES.get(code, TITLES[500]),
+        explanation=detail or EXPLANATIONS.get(code, EXPLANATIONS[500]),
+    ), code
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
-        return _render(400, str(_l("The form expired or did not come from this portal. Reload the page and try again.")))
+        return _render(
+            400, str(_l("The form expired or did not come from this portal. Reload the page and try again."))
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:

@@ -2,58 +2,138 @@
 
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 LABELS = {
     # roles
-    "ops_manager": _l("Ops manager"), "cs_agent": _l("CS agent"), "auditor": _l("Auditor"), "admin": _l("Admin"),
+    "ops_manager": _l("Ops manager"),
+    "cs_agent": _l("CS agent"),
+    "auditor": _l("Auditor"),
+    "admin": _l("Admin"),
     # channels
-    "organic": _l("Organic"), "live": _l("Live stream"), "video": _l("Short video"), "ad": _l("Ad"),
+    "organic": _l("Organic"),
+    "live": _l("Live stream"),
+    "video": _l("Short video"),
+    "ad": _l("Ad"),
     "affiliate": _l("Affiliate"),
     # case types
-    "refund_only": _l("Refund only"), "return_and_refund": _l("Return and refund"), "exchange": _l("Exchange"),
-    "not_received": _l("Not received"), "delivery_failed": _l("Delivery failed"), "dispute": _l("Dispute"),
+    "refund_only": _l("Refund only"),
+    "return_and_refund": _l("Return and refund"),
+    "exchange": _l("Exchange"),
+    "not_received": _l("Not received"),
+    "delivery_failed": _l("Delivery failed"),
+    "dispute": _l("Dispute"),
     # reasons
-    "size": _l("Size doesn't fit"), "color": _l("Colour differs"), "quality": _l("Quality"),
-    "damaged": _l("Damaged"), "missing_parts": _l("Missing parts"), "not_as_described": _l("Not as described"),
-    "wrong_item": _l("Wrong item"), "changed_mind": _l("Changed mind"), "late_delivery": _l("Late delivery"),
+    "size": _l("Size doesn't fit"),
+    "color": _l("Colour differs"),
+    "quality": _l("Quality"),
+    "damaged": _l("Damaged"),
+    "missing_parts": _l("Missing parts"),
+    "not_as_described": _l("Not as described"),
+    "wrong_item": _l("Wrong item"),
+    "changed_mind": _l("Changed mind"),
+    "late_delivery": _l("Late delivery"),
     # case statuses
-    "new": _l("New"), "in_review": _l("In review"), "awaiting_buyer": _l("Awaiting buyer"),
-    "return_approved": _l("Return approved"), "return_in_transit": _l("Return in transit"),
-    "return_received": _l("Return received"), "inspected": _l("Inspected"), "refund_pending": _l("Refund pending"),
-    "exchange_shipped": _l("Exchange shipped"), "redelivery_requested": _l("Redelivery requested"),
-    "dispute_open": _l("Dispute open"), "on_hold": _l("On hold"), "resolved": _l("Resolved"),
-    "rejected": _l("Rejected"), "closed": _l("Closed"),
+    "new": _l("New"),
+    "in_review": _l("In review"),
+    "awaiting_buyer": _l("Awaiting buyer"),
+    "return_approved": _l("Return approved"),
+    "return_in_transit": _l("Return in transit"),
+    "return_received": _l("Return received"),
+    "inspected": _l("Inspected"),
+    "refund_pending": _l("Refund pending"),
+    "exchange_shipped": _l("Exchange shipped"),
+    "redelivery_requested": _l("Redelivery requested"),
+    "dispute_open": _l("Dispute open"),
+    "on_hold": _l("On hold"),
+    "resolved": _l("Resolved"),
+    "rejected": _l("Rejected"),
+    "closed": _l("Closed"),
     # tracking
-    "info_received": _l("Info received"), "in_transit": _l("In transit"), "out_for_delivery": _l("Out for delivery"),
-    "attempt_fail": _l("Failed attempt"), "delivered": _l("Delivered"),
-    "available_for_pickup": _l("Available for pickup"), "exception": _l("Exception"), "expired": _l("Expired"),
+    "info_received": _l("Info received"),
+    "in_transit": _l("In transit"),
+    "out_for_delivery": _l("Out for delivery"),
+    "attempt_fail": _l("Failed attempt"),
+    "delivered": _l("Delivered"),
+    "available_for_pickup": _l("Available for pickup"),
+    "exception": _l("Exception"),
+    "expired": _l("Expired"),
     # returns, inspections, refunds
-    "requested": _l("Requested"), "approved": _l("Approved"), "label_issued": _l("Label issued"),
-    "received": _l("Received"), "pass": _l("Pass"), "fail": _l("Fail"), "used": _l("Used"),
-    "restock": _l("Restock"), "refurbish": _l("Refurbish"), "destroy": _l("Destroy"),
-    "consolidate": _l("Consolidate to China"), "full": _l("Full refund"), "partial": _l("Partial refund"),
-    "coupon": _l("Coupon"), "original_payment": _l("Original payment method"), "store_credit": _l("Store credit"),
-    "pending": _l("Pending"), "processing": _l("Processing"), "completed": _l("Completed"), "failed": _l("Failed"),
-    "shipped": _l("Shipped"), "cancelled": _l("Cancelled"), "paid": _l("Paid"),
-    "open": _l("Open"), "responded": _l("Responded"), "won": _l("Won"), "lost": _l("Lost"),
+    "requested": _l("Requested"),
+    "approved": _l("Approved"),
+    "label_issued": _l("Label issued"),
+    "received": _l("Received"),
+    "pass": _l("Pass"),
+    "fail": _l("Fail"),
+    "used": _l("Used"),
+    "restock": _l("Restock"),
+    "refurbish": _l("Refurbish"),
+    "destroy": _l("Destroy"),
+    "consolidate": _l("Consolidate to China"),
+    "full": _l("Full refund"),
+    "partial": _l("Partial refund"),
+    "coupon": _l("Coupon"),
+    "original_payment": _l("Original payment method"),
+    "store_credit": _l("Store credit"),
+    "pending": _l("Pending"),
+    "processing": _l("Processing"),
+    "completed": _l("Completed"),
+    "failed": _l("Failed"),
+    "shipped": _l("Shipped"),
+    "cancelled": _l("Cancelled"),
+    "paid": _l("Paid"),
+    "open": _l("Open"),
+    "responded": _l("Responded"),
+    "won": _l("Won"),
+    "lost": _l("Lost"),
     # evidence
-    "photo": _l("Photo"), "proof_of_delivery": _l("Proof of delivery"), "packing": _l("Packing"),
-    "qc_certificate": _l("QC certificate"), "document": _l("Document"),
-    "buyer": _l("Buyer"), "seller": _l("Seller"), "carrier": _l("Carrier"), "warehouse": _l("Warehouse"),
+    "photo": _l("Photo"),
+    "proof_of_delivery": _l("Proof of delivery"),
+    "packing": _l("Packing"),
+    "qc_certificate": _l("QC certificate"),
+    "document": _l("Document"),
+    "buyer": _l("Buyer"),
+    "seller": _l("Seller"),
+    "carrier": _l("Carrier"),
+    "warehouse": _l("Warehouse"),
     # messages and deadlines
-    "inbound": _l("From buyer"), "outbound": _l("To buyer"), "queued": _l("Queued"), "sent": _l("Sent"),
-    "platform": _l("Platform deadline"), "agent_sla": _l("Review target"), "policy": _l("Policy deadline"),
-    "paused": _l("Paused"), "fired": _l("Fired"),
+    "inbound": _l("From buyer"),
+    "outbound": _l("To buyer"),
+    "queued": _l("Queued"),
+    "sent": _l("Sent"),
+    "platform": _l("Platform deadline"),
+    "agent_sla": _l("Review target"),
+    "policy": _l("Policy deadline"),
+    "paused": _l("Paused"),
+    "fired": _l("Fired"),
     # policies and addresses
-    "draft": _l("Draft"), "published": _l("Published"), "archived": _l("Archived"),
-    "local_warehouse": _l("Local warehouse"), "consolidation_warehouse": _l("Consolidation warehouse"),
+    "draft": _l("Draft"),
+    "published": _l("Published"),
+    "archived": _l("Archived"),
+    "local_warehouse": _l("Local warehouse"),
+    "consolidation_warehouse": _l("Consolidation warehouse"),
     "virtual_address": _l("Virtual local address"),
 }
 
 
+# Where two vocabularies share a value but not a meaning, the enum's own name wins.
+LABELS_BY_TYPE = {
+    ("EvidenceKind", "video"): _l("Video"),
+}
+_translated: dict[tuple[str, str], str] = {}
+
+
 def label(value: object) -> str:
     """The user's-language name of an enumerated value; unknown values are shown as they are."""
-    key = getattr(value, "value", value)
-    found = LABELS.get(str(key))
-    return str(found) if found is not None else str(key)
+    key = str(getattr(value, "value", value))
+    kind = type(value).__name__
+    found = LABELS_BY_TYPE.get((kind, key)) or LABELS.get(key)
+    if found is None:
+        return key
+    # Queue pages ask for the same few names hundreds of times; translate each once per language.
+    cache_key = (str(get_locale()), f"{kind}:{key}")
+    text = _translated.get(cache_key)
+    if text is None:
+        text = _translated[cache_key] = str(found)
+    return text

@@ -19,18 +19,38 @@ class TimelineEntry:
 
 
 def build_timeline(case: Case) -> list[TimelineEntry]:
-    entries = [TimelineEntry(e.occurred_at, "event", e.actor_label, dict(e.data), e.kind) for e in case.events]
+    entries = [
+        TimelineEntry(e.occurred_at, "event", e.actor_label, dict(e.data), e.kind) for e in case.events
+    ]
     for shipment in case.order.shipments:
         entries.extend(
-            TimelineEntry(t.occurred_at, "tracking", shipment.carrier,
-                          {"status": t.status.value, "description": t.description, "location": t.location,
-                           "tracking_number": shipment.tracking_number, "shipment_kind": shipment.kind.value})
+            TimelineEntry(
+                t.occurred_at,
+                "tracking",
+                shipment.carrier,
+                {
+                    "status": t.status.value,
+                    "description": t.description,
+                    "location": t.location,
+                    "tracking_number": shipment.tracking_number,
+                    "shipment_kind": shipment.kind.value,
+                },
+            )
             for t in shipment.events
         )
     entries.extend(
-        TimelineEntry(m.created_at, "message", m.direction.value,
-                      {"body": m.body, "status": m.status.value, "language": m.language, "id": m.id,
-                       "attachment": m.attachment_name})
+        TimelineEntry(
+            m.created_at,
+            "message",
+            m.direction.value,
+            {
+                "body": m.body,
+                "status": m.status.value,
+                "language": m.language,
+                "id": m.id,
+                "attachment": m.attachment_name,
+            },
+        )
         for m in case.messages
     )
     # Newest first; entries of the same instant keep the order they happened in, newest on top.

@@ -14,9 +14,9 @@ from support.factories import make_case, shop_with_market
 from portal.domain.attachments import store_attachment
 from portal.domain.enums import (
     EvidenceKind,
+    EvidenceSource,
     MessageDirection,
     MessageStatus,
-    EvidenceSource,
     PolicyStatus,
     ReturnStatus,
     Role,
@@ -78,32 +78,79 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
     shop, market = shop_with_market(db)
     case = make_case(db, market, number="AS-ACCESS")
     sha = store_attachment(db, app.extensions["attachments"], b"\x89PNG fake", "image/png").sha256
-    db.add(EvidenceItem(case=case, kind=EvidenceKind.PHOTO, source=EvidenceSource.BUYER, sha256=sha,
-                        filename="photo.png"))
-    db.add(Product(shop_id=shop.id, sku="SKU-IMG", title="Ring", category="jewelry", base_price_usd=10,
-                   image_sha256=sha))
-    message = Message(case=case, direction=MessageDirection.OUTBOUND, status=MessageStatus.QUEUED, language="en",
-                      body="Your return", attachment_sha256=sha, attachment_name="instructions.pdf")
+    db.add(
+        EvidenceItem(
+            case=case, kind=EvidenceKind.PHOTO, source=EvidenceSource.BUYER, sha256=sha, filename="photo.png"
+        )
+    )
+    db.add(
+        Product(
+            shop_id=shop.id,
+            sku="SKU-IMG",
+            title="Ring",
+            category="jewelry",
+            base_price_usd=10,
+            image_sha256=sha,
+        )
+    )
+    message = Message(
+        case=case,
+        direction=MessageDirection.OUTBOUND,
+        status=MessageStatus.QUEUED,
+        language="en",
+        body="Your return",
+        attachment_sha256=sha,
+        attachment_name="instructions.pdf",
+    )
     db.add(message)
     policy = Policy(name="Default")
-    db.add_all([policy, PolicyVersion(policy=policy, number=1, status=PolicyStatus.PUBLISHED,
-                                      text="if value < 10 then refund_without_return")])
+    db.add_all(
+        [
+            policy,
+            PolicyVersion(
+                policy=policy,
+                number=1,
+                status=PolicyStatus.PUBLISHED,
+                text="if value < 10 then refund_without_return",
+            ),
+        ]
+    )
     db.commit()
     job = Job(kind="policy_simulation", status="running", params={"policy_id": policy.id})
     export = Job(kind="evidence_export", status="running", params={})
-    db.add_all([job, export, ReturnShipment(case=case, rma_number="RMA-ACCESS", status=ReturnStatus.APPROVED,
-                                            return_address_id=market.return_addresses[0].id,
-                                            shipping_payer=ShippingPayer.BUYER)])
+    db.add_all(
+        [
+            job,
+            export,
+            ReturnShipment(
+                case=case,
+                rma_number="RMA-ACCESS",
+                status=ReturnStatus.APPROVED,
+                return_address_id=market.return_addresses[0].id,
+                shipping_payer=ShippingPayer.BUYER,
+            ),
+        ]
+    )
     db.commit()
-    return {"operation": "start_review", "what": "tag", "number": case.number, "sha256": sha,
-            "policy_id": str(policy.id), "version_number": "1", "job_id": str(job.id),
-            "export_id": str(export.id), "message_id": str(message.id)}
+    return {
+        "operation": "start_review",
+        "what": "tag",
+        "number": case.number,
+        "sha256": sha,
+        "policy_id": str(policy.id),
+        "version_number": "1",
+        "job_id": str(job.id),
+        "export_id": str(export.id),
+        "message_id": str(message.id),
+    }
 
 
 def _url(app: Flask, endpoint: str, sample: dict[str, str]) -> tuple[str, str]:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    values = {arg: sample["version_number"] if arg == "number" and endpoint.startswith("policies.")
-              else sample[arg] for arg in rule.arguments}
+    values = {
+        arg: sample["version_number"] if arg == "number" and endpoint.startswith("policies.") else sample[arg]
+        for arg in rule.arguments
+    }
     with app.test_request_context():
         from flask import url_for
 
@@ -126,8 +173,9 @@ def test_every_route_is_in_the_table(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("endpoint", sorted(EXPECTED))
-def test_who_gets_in(app: Flask, login: Callable[[Role], FlaskClient], sample_args: dict[str, str],
-                     endpoint: str) -> None:
+def test_who_gets_in(
+    app: Flask, login: Callable[[Role], FlaskClient], sample_args: dict[str, str], endpoint: str
+) -> None:
     url, method = _url(app, endpoint, sample_args)
     expected = EXPECTED[endpoint]
 

@@ -16,8 +16,10 @@ from portal.domain.models import AuditEntry
 
 
 def _append(db: Session, n: int) -> list[AuditEntry]:
-    entries = [audit.record(db, "case.updated", "case", i, {"amount": Decimal("12.50"), "note": "退款 ok"})
-               for i in range(n)]
+    entries = [
+        audit.record(db, "case.updated", "case", i, {"amount": Decimal("12.50"), "note": "退款 ok"})
+        for i in range(n)
+    ]
     db.commit()
     return entries
 
@@ -57,11 +59,12 @@ def test_a_removed_entry_is_detected(db: Session) -> None:
     assert not report.ok and report.first_bad_id == entries[2].id and report.problem == "link"
 
 
-def test_auditor_verifies_the_chain_in_the_portal(
-        login: Callable[[Role], FlaskClient], db: Session) -> None:
+def test_auditor_verifies_the_chain_in_the_portal(login: Callable[[Role], FlaskClient], db: Session) -> None:
     _append(db, 2)
     auditor = login(Role.AUDITOR)
-    html = auditor.post("/audit/verify", data={"csrf_token": csrf_token(auditor, "/audit")}).get_data(as_text=True)
+    html = auditor.post("/audit/verify", data={"csrf_token": csrf_token(auditor, "/audit")}).get_data(
+        as_text=True
+    )
     # Two appended here, plus the auditor's own sign-in.
     assert "The chain is intact: 3 entries checked" in html
 

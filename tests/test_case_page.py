@@ -28,22 +28,62 @@ def test_case_page_shows_everything(app: Flask, login: Callable[[Role], FlaskCli
     _shop, market = shop_with_market(db)
     case = make_case(db, market, number="AS-SHOW", value="42.00")
     sha = store_attachment(db, app.extensions["attachments"], b"\x89PNG image", "image/png").sha256
-    db.add_all([
-        EvidenceItem(case=case, kind=EvidenceKind.PHOTO, source=EvidenceSource.BUYER, sha256=sha,
-                     filename="torn.png", caption="Torn seam"),
-        Message(case=case, direction=MessageDirection.INBOUND, status=MessageStatus.RECEIVED, language="de",
-                body="Die Naht ist gerissen. <b>bitte</b>"),
-        Refund(case=case, kind=RefundKind.PARTIAL, method=RefundMethod.ORIGINAL_PAYMENT,
-               status=RefundStatus.COMPLETED, amount=Decimal("10.00"), currency="USD"),
-        Decision(case=case, event="case_opened", rule_line=3, rule_name="cheap", actions=[
-            {"name": "refund_without_return", "args": []}], explanation={"parts": []}),
-        CaseEvent(case=case, kind="status_changed", actor_label="policy", data={"from": "new", "to": "in_review"}),
-    ])
+    db.add_all(
+        [
+            EvidenceItem(
+                case=case,
+                kind=EvidenceKind.PHOTO,
+                source=EvidenceSource.BUYER,
+                sha256=sha,
+                filename="torn.png",
+                caption="Torn seam",
+            ),
+            Message(
+                case=case,
+                direction=MessageDirection.INBOUND,
+                status=MessageStatus.RECEIVED,
+                language="de",
+                body="Die Naht ist gerissen. <b>bitte</b>",
+            ),
+            Refund(
+                case=case,
+                kind=RefundKind.PARTIAL,
+                method=RefundMethod.ORIGINAL_PAYMENT,
+                status=RefundStatus.COMPLETED,
+                amount=Decimal("10.00"),
+                currency="USD",
+            ),
+            Decision(
+                case=case,
+                event="case_opened",
+                rule_line=3,
+                rule_name="cheap",
+                actions=[{"name": "refund_without_return", "args": []}],
+                explanation={"parts": []},
+            ),
+            CaseEvent(
+                case=case,
+                kind="status_changed",
+                actor_label="policy",
+                data={"from": "new", "to": "in_review"},
+            ),
+        ]
+    )
     db.commit()
     html = login(Role.CS_AGENT).get("/cases/AS-SHOW").get_data(as_text=True)
-    for expected in ["AS-SHOW", "Linen shirt", "$42.00", "Jordan M.", "Die Naht ist gerissen. &lt;b&gt;bitte&lt;/b&gt;",
-                     "$10.00", "refund_without_return", "rule on line 3", "Status changed from New to In review",
-                     "Delivered, front door", f"/evidence/{sha}"]:
+    for expected in [
+        "AS-SHOW",
+        "Linen shirt",
+        "$42.00",
+        "Jordan M.",
+        "Die Naht ist gerissen. &lt;b&gt;bitte&lt;/b&gt;",
+        "$10.00",
+        "refund_without_return",
+        "rule on line 3",
+        "Status changed from New to In review",
+        "Delivered, front door",
+        f"/evidence/{sha}",
+    ]:
         assert expected in html, expected
 
 
@@ -54,7 +94,9 @@ def test_unknown_case_is_a_404_in_the_layout(login: Callable[[Role], FlaskClient
     assert "There is nothing at this address" in html and 'class="topbar"' in html
 
 
-def test_evidence_files_are_served_safely(app: Flask, login: Callable[[Role], FlaskClient], db: Session) -> None:
+def test_evidence_files_are_served_safely(
+    app: Flask, login: Callable[[Role], FlaskClient], db: Session
+) -> None:
     _shop, market = shop_with_market(db)
     case = make_case(db, market)
     store = app.extensions["attachments"]
@@ -62,8 +104,11 @@ def test_evidence_files_are_served_safely(app: Flask, login: Callable[[Role], Fl
     html_file = store_attachment(db, store, b"<script>alert(1)</script>", "text/html").sha256
     orphan = store_attachment(db, store, b"not evidence", "image/png").sha256
     for sha, name in ((image, "a.png"), (html_file, "note.html")):
-        db.add(EvidenceItem(case=case, kind=EvidenceKind.DOCUMENT, source=EvidenceSource.BUYER, sha256=sha,
-                            filename=name))
+        db.add(
+            EvidenceItem(
+                case=case, kind=EvidenceKind.DOCUMENT, source=EvidenceSource.BUYER, sha256=sha, filename=name
+            )
+        )
     db.commit()
     agent = login(Role.CS_AGENT)
     shown = agent.get(f"/evidence/{image}")

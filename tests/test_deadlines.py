@@ -21,8 +21,10 @@ def _deadlines(db: Session, dues: list[timedelta]) -> list[Deadline]:
     _shop, market = shop_with_market(db)
     case = make_case(db, market)
     now = utcnow()
-    rows = [Deadline(case_id=case.id, name=f"d{i}", kind=DeadlineKind.PLATFORM, due_at=now + due)
-            for i, due in enumerate(dues)]
+    rows = [
+        Deadline(case_id=case.id, name=f"d{i}", kind=DeadlineKind.PLATFORM, due_at=now + due)
+        for i, due in enumerate(dues)
+    ]
     db.add_all(rows)
     db.commit()
     return rows
@@ -36,12 +38,18 @@ def test_due_deadlines_fire_once_and_future_ones_wait(app: Flask, db: Session) -
     assert deadlines.sweep(factory).processed == 0
     db.expire_all()
     states = {d.name: (db.get(Deadline, d.id).state, db.get(Deadline, d.id).fired_late) for d in rows}
-    assert states == {"d0": (DeadlineState.FIRED, False), "d1": (DeadlineState.FIRED, True),
-                      "d2": (DeadlineState.PENDING, False)}
+    assert states == {
+        "d0": (DeadlineState.FIRED, False),
+        "d1": (DeadlineState.FIRED, True),
+        "d2": (DeadlineState.PENDING, False),
+    }
     assert result.lag_seconds is not None and result.lag_seconds >= 3 * 3600 - 5
     events = db.scalars(select(CaseEvent).where(CaseEvent.kind == "deadline_expired")).all()
     assert sorted(e.data["name"] for e in events) == ["d0", "d1"]
-    assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "deadline.fired")) == 2
+    assert (
+        db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "deadline.fired"))
+        == 2
+    )
 
 
 def test_downtime_fires_everything_late_on_the_first_sweep(app: Flask, db: Session) -> None:
@@ -63,7 +71,10 @@ def test_concurrent_sweeps_fire_each_deadline_once(app: Flask, db: Session) -> N
     for thread in threads:
         thread.join()
     assert sum(r.processed for r in results) == 40
-    assert db.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "deadline_expired")) == 40
+    assert (
+        db.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "deadline_expired"))
+        == 40
+    )
 
 
 def test_a_failing_effect_is_postponed_and_others_still_fire(app: Flask, db: Session) -> None:
@@ -83,7 +94,10 @@ def test_a_failing_effect_is_postponed_and_others_still_fire(app: Flask, db: Ses
     assert failed.due_at > utcnow()
     assert db.get(Deadline, rows[1].id).state == DeadlineState.FIRED
     # Nothing of the failed attempt was half-applied.
-    assert db.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "deadline_expired")) == 1
+    assert (
+        db.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "deadline_expired"))
+        == 1
+    )
 
 
 def test_heartbeat_records_the_sweep(app: Flask, db: Session) -> None:

@@ -7,11 +7,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from support.app import sign_in
 
 from portal.demo.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from portal.domain.enums import Role
 from portal.domain.models import Case, PolicyVersion
-from support.app import sign_in
 
 
 @pytest.fixture
@@ -50,5 +50,7 @@ def test_auditor_opens_the_audit_trail_and_verifies_it(app: Flask, demo: None) -
     assert auditor.get("/audit").status_code == 200
     from support.app import csrf_token
 
-    html = auditor.post("/audit/verify", data={"csrf_token": csrf_token(auditor, "/audit")}).get_data(as_text=True)
+    html = auditor.post("/audit/verify", data={"csrf_token": csrf_token(auditor, "/audit")}).get_data(
+        as_text=True
+    )
     assert "The chain is intact" in html

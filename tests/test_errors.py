@@ -19,7 +19,9 @@ def test_404_page(client: FlaskClient) -> None:
 def test_403_page_explains(login: Callable[[Role], FlaskClient]) -> None:
     response = login(Role.CS_AGENT).get("/admin/users")
     html = response.get_data(as_text=True)
-    assert response.status_code == 403 and "Your role does not give access" in html and 'class="topbar"' in html
+    assert (
+        response.status_code == 403 and "Your role does not give access" in html and 'class="topbar"' in html
+    )
 
 
 def test_500_page_hides_the_error(app: Flask, login: Callable[[Role], FlaskClient]) -> None:

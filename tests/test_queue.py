@@ -258,7 +258,9 @@ def test_count_stops_at_the_limit(agent: FlaskClient, db: Session, monkeypatch: 
 
 
 @pytest.mark.parametrize("query, expected", [("q=%25", set()), ("q=_", set()), ("q=M.", {"AS-W"})])
-def test_search_text_is_not_a_wildcard(agent: FlaskClient, db: Session, query: str, expected: set[str]) -> None:
+def test_search_text_is_not_a_wildcard(
+    agent: FlaskClient, db: Session, query: str, expected: set[str]
+) -> None:
     _shop, market = shop_with_market(db)
     make_case(db, market, number="AS-W", buyer_name="Jordan M.")
     db.commit()

@@ -31,12 +31,22 @@ def test_serve_starts_web_and_scheduler_and_stops_on_interrupt(tmp_path: Path) -
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     migrate.upgrade(url)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "test", "ATTACHMENTS_DIR": str(tmp_path / "att"),
-           "SCHEDULER_INTERVAL_SECONDS": "0.5"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test",
+        "ATTACHMENTS_DIR": str(tmp_path / "att"),
+        "SCHEDULER_INTERVAL_SECONDS": "0.5",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "serve", "--port", str(port), "--workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 40
         status, body = 0, ""
@@ -48,8 +58,9 @@ def test_serve_starts_web_and_scheduler_and_stops_on_interrupt(tmp_path: Path) -
                 time.sleep(0.3)
         assert status == 200 and "Sign in" in body
         # The scheduler beats into the database while the web server answers.
-        from portal.db import make_engine
         from sqlalchemy import text
+
+        from portal.db import make_engine
 
         engine = make_engine(url)
         beats = 0

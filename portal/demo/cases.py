@@ -13,16 +13,30 @@ from portal.demo.orders import OrderRecord, Pool
 from portal.demo.steps import STEPS
 from portal.demo.texts import buyer_note
 from portal.demo.world import World, money
-from portal.domain.types import NO_DEADLINE
 from portal.domain.enums import OPEN_STATUSES, CaseReason, CaseStatus, CaseType, DeadlineState
 from portal.domain.models import Case, CaseItem, CaseTag, OrderItem
+from portal.domain.types import NO_DEADLINE
 
 R = CaseReason
 REASONS: dict[CaseType, dict[CaseReason, float]] = {
-    CaseType.RETURN_AND_REFUND: {R.SIZE: 28, R.COLOR: 12, R.QUALITY: 14, R.DAMAGED: 8, R.NOT_AS_DESCRIBED: 10,
-                                 R.WRONG_ITEM: 5, R.CHANGED_MIND: 18, R.MISSING_PARTS: 5},
-    CaseType.REFUND_ONLY: {R.DAMAGED: 25, R.QUALITY: 25, R.MISSING_PARTS: 15, R.NOT_AS_DESCRIBED: 15,
-                           R.WRONG_ITEM: 8, R.LATE_DELIVERY: 12},
+    CaseType.RETURN_AND_REFUND: {
+        R.SIZE: 28,
+        R.COLOR: 12,
+        R.QUALITY: 14,
+        R.DAMAGED: 8,
+        R.NOT_AS_DESCRIBED: 10,
+        R.WRONG_ITEM: 5,
+        R.CHANGED_MIND: 18,
+        R.MISSING_PARTS: 5,
+    },
+    CaseType.REFUND_ONLY: {
+        R.DAMAGED: 25,
+        R.QUALITY: 25,
+        R.MISSING_PARTS: 15,
+        R.NOT_AS_DESCRIBED: 15,
+        R.WRONG_ITEM: 8,
+        R.LATE_DELIVERY: 12,
+    },
     CaseType.EXCHANGE: {R.SIZE: 55, R.COLOR: 20, R.DAMAGED: 12, R.WRONG_ITEM: 13},
     CaseType.DISPUTE: {R.NOT_AS_DESCRIBED: 35, R.DAMAGED: 25, R.QUALITY: 25, R.WRONG_ITEM: 15},
 }
@@ -34,8 +48,10 @@ REASON_CATEGORIES: dict[CaseReason, frozenset[str]] = {
 }
 # Days between the order's anchor (delivery, failed attempt, or when a lost parcel gets worrying) and opening.
 GAP_DAYS: dict[str, tuple[float, float]] = {"delivered": (0.1, 12), "lost": (0, 8), "failed": (0.02, 0.4)}
-GAP_DAYS_BY_TYPE: dict[CaseType, tuple[float, float]] = {CaseType.NOT_RECEIVED: (0.3, 5),
-                                                         CaseType.DISPUTE: (3, 18)}
+GAP_DAYS_BY_TYPE: dict[CaseType, tuple[float, float]] = {
+    CaseType.NOT_RECEIVED: (0.3, 5),
+    CaseType.DISPUTE: (3, 18),
+}
 
 
 def _gap(plan: Plan) -> tuple[float, float]:
@@ -62,8 +78,9 @@ def _pick_order(world: World, pools: dict[str, Pool], plan: Plan) -> tuple[datet
     span = timedelta(hours=plan.span_hours)
     opened = now - span
     low, high = _gap(plan)
-    taken = pools[plan.pool].take(world, opened - timedelta(days=high), opened - timedelta(days=low),
-                                  _preference(world, plan))
+    taken = pools[plan.pool].take(
+        world, opened - timedelta(days=high), opened - timedelta(days=low), _preference(world, plan)
+    )
     assert taken is not None
     anchor, record = taken
     earliest = min(anchor + timedelta(days=low), anchor + (now - anchor) / 2)
@@ -112,22 +129,44 @@ def _start(world: World, plan: Plan, record: OrderRecord, opened: datetime) -> C
             pass
         world.issued.add(external)
     value_usd = value * world.rates.get(order.currency, Decimal(1))
-    queue = ("disputes" if plan.type == CaseType.DISPUTE else
-             "logistics" if plan.type in (CaseType.NOT_RECEIVED, CaseType.DELIVERY_FAILED) else
-             "senior" if value_usd >= 400 else "jewelry" if main.category == "jewelry" else "general")
-    case = Case(id=world.new_id(Case), shop_id=world.shop_id, market=order.market, order=order, buyer=buyer,
-                type=plan.type, reason=reason, status=CaseStatus.NEW, queue=queue, value=value,
-                currency=order.currency, buyer_note=note,
-                requested_amount=None if plan.type == CaseType.EXCHANGE else value,
-                external_id=external, opened_at=opened, updated_at=opened)
+    queue = (
+        "disputes"
+        if plan.type == CaseType.DISPUTE
+        else "logistics"
+        if plan.type in (CaseType.NOT_RECEIVED, CaseType.DELIVERY_FAILED)
+        else "senior"
+        if value_usd >= 400
+        else "jewelry"
+        if main.category == "jewelry"
+        else "general"
+    )
+    case = Case(
+        id=world.new_id(Case),
+        shop_id=world.shop_id,
+        market=order.market,
+        order=order,
+        buyer=buyer,
+        type=plan.type,
+        reason=reason,
+        status=CaseStatus.NEW,
+        queue=queue,
+        value=value,
+        currency=order.currency,
+        buyer_note=note,
+        requested_amount=None if plan.type == CaseType.EXCHANGE else value,
+        external_id=external,
+        opened_at=opened,
+        updated_at=opened,
+    )
     times, t = [], opened
     for _, hours in plan.steps:
         t += timedelta(hours=hours)
         times.append(t)
     ctx = Ctx(world, plan, record, case, record.spec, lines, times, agent=agent_for(world, queue))
     ctx.rows.append(case)
-    ctx.rows.extend(CaseItem(id=world.new_id(CaseItem), case=case, order_item=item, quantity=q)
-                    for item, q in lines)
+    ctx.rows.extend(
+        CaseItem(id=world.new_id(CaseItem), case=case, order_item=item, quantity=q) for item, q in lines
+    )
     world.counts["case_items"] += len(lines)
     return ctx
 

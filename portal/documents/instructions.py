@@ -120,7 +120,7 @@ def render_return_instructions(
 def attach_instructions_to_message(
     session: Session, store: AttachmentStore, message: Message, case: Case, return_shipment: ReturnShipment
 ) -> Attachment:
-    """Render the instructions, keep them in the store and attach them to `message` (flushed, not committed)."""
+    """Render the instructions, store them and attach them to `message` (flushed, not committed)."""
     pdf = render_return_instructions(session, store, case, return_shipment)
     attachment = store_attachment(session, store, pdf, PDF_TYPE)
     message.attachment_sha256 = attachment.sha256

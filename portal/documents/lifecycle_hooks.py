@@ -23,4 +23,6 @@ def attach_return_instructions(session: Session, case: Case, ret: ReturnShipment
     try:
         attach_instructions_to_message(session, current_app.extensions["attachments"], message, case, ret)
     except RenderError:
-        log.warning("return instructions for %s could not be rendered; sent without attachment", ret.rma_number)
+        log.warning(
+            "return instructions for %s could not be rendered; sent without attachment", ret.rma_number
+        )

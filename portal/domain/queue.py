@@ -115,8 +115,11 @@ def _search(term: str) -> ColumnElement[bool]:
         Case.order_id.in_(select(Order.id).where(starts(Order.external_order_id))),
         Case.order_id.in_(select(Shipment.order_id).where(starts(Shipment.tracking_number))),
         Case.id.in_(select(ReturnShipment.case_id).where(starts(ReturnShipment.rma_number))),
-        Case.buyer_id.in_(select(Buyer.id).where(or_(
-            starts(Buyer.pseudonym), func.lower(Buyer.display_name).like(f"%{literal}%", escape="\\")))),
+        Case.buyer_id.in_(
+            select(Buyer.id).where(
+                or_(starts(Buyer.pseudonym), func.lower(Buyer.display_name).like(f"%{literal}%", escape="\\"))
+            )
+        ),
     )
 
 
@@ -128,7 +131,7 @@ def sort_keys(sort: str) -> list[tuple[Any, bool]]:
         return [(Case.opened_at, False), (Case.id, False)]
     if sort == "value":
         return [(Case.value, True), (Case.id, True)]
-    # Cases without a deadline hold NO_DEADLINE and so come last; the index on (next_deadline_at, id) serves it.
+    # Cases without a deadline hold NO_DEADLINE and come last; the index on (next_deadline_at, id) serves it.
     return [(Case.next_deadline_at, False), (Case.id, False)]
 
 

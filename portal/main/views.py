@@ -48,9 +48,21 @@ def send_stored(sha256: str, filename: str) -> ResponseReturnValue:
     if attachment is None or not path.exists():
         abort(404)
     # Images open in the browser; anything else downloads, so a stored HTML file can never run here.
-    inline = attachment.content_type in {"image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf"}
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=not inline,
-                         download_name=filename, max_age=3600, etag=sha256)
+    inline = attachment.content_type in {
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/gif",
+        "application/pdf",
+    }
+    response = send_file(
+        path,
+        mimetype=attachment.content_type,
+        as_attachment=not inline,
+        download_name=filename,
+        max_age=3600,
+        etag=sha256,
+    )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

@@ -370,7 +370,9 @@ def test_stored_decision_explains_again_in_both_languages() -> None:
     from rules import compile_policy
     from rules.decision import Decision
 
-    policy = compile_policy('if value < 10 then partial_refund 20%, set_deadline "x" 2 days\nelse manual_review')
+    policy = compile_policy(
+        'if value < 10 then partial_refund 20%, set_deadline "x" 2 days\nelse manual_review'
+    )
     original = policy.decide({"value": 5})
     stored = json.loads(json.dumps(original.to_dict()))
     again = Decision.from_dict(stored)

@@ -23,15 +23,17 @@ CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="
 
 
 def make_test_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
-    return create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "DATABASE_URL": database_url,
-        "ATTACHMENTS_DIR": str(tmp_path / "attachments"),
-        "SCHEDULER_INTERVAL_SECONDS": 0.2,
-        "QUEUE_COUNTS_SECONDS": 0,
-        **overrides,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "ATTACHMENTS_DIR": str(tmp_path / "attachments"),
+            "SCHEDULER_INTERVAL_SECONDS": 0.2,
+            "QUEUE_COUNTS_SECONDS": 0,
+            **overrides,
+        }
+    )
 
 
 def csrf_token(client: FlaskClient, url: str = "/login") -> str:
@@ -43,4 +45,6 @@ def csrf_token(client: FlaskClient, url: str = "/login") -> str:
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)})
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)}
+    )
