@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy.orm import Session
 from support.app import csrf_token
 from support.factories import make_case, shop_with_market
@@ -34,6 +36,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "main.index": PUBLIC,
     "main.healthz": PUBLIC,
     "main.evidence_file": EVERYONE,
+    "main.evidence_thumbnail": EVERYONE,
     "main.product_image": EVERYONE,
     "auth.login": PUBLIC,
     "auth.logout": EVERYONE,
@@ -77,7 +80,9 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
     """Real values for every URL parameter, so allowed requests reach the view."""
     shop, market = shop_with_market(db)
     case = make_case(db, market, number="AS-ACCESS")
-    sha = store_attachment(db, app.extensions["attachments"], b"\x89PNG fake", "image/png").sha256
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(png, "PNG")
+    sha = store_attachment(db, app.extensions["attachments"], png.getvalue(), "image/png").sha256
     db.add(
         EvidenceItem(
             case=case, kind=EvidenceKind.PHOTO, source=EvidenceSource.BUYER, sha256=sha, filename="photo.png"

@@ -118,3 +118,26 @@ def test_evidence_files_are_served_safely(
     assert download.headers["Content-Disposition"].startswith("attachment")
     assert agent.get(f"/evidence/{orphan}").status_code == 404
     assert agent.get("/evidence/..%2F..%2Fetc%2Fpasswd").status_code == 404
+
+
+def test_image_exhibits_are_shown_as_thumbnails(app: Flask, login: Callable[[Role], FlaskClient],
+                                                db: Session) -> None:
+    import io
+
+    from PIL import Image
+
+    _shop, market = shop_with_market(db)
+    case = make_case(db, market, number="AS-THUMB")
+    big = io.BytesIO()
+    Image.new("RGB", (1600, 1200), "blue").save(big, "PNG")
+    sha = store_attachment(db, app.extensions["attachments"], big.getvalue(), "image/png").sha256
+    db.add(EvidenceItem(case=case, kind=EvidenceKind.PHOTO, source=EvidenceSource.BUYER, sha256=sha,
+                        filename="big.png"))
+    db.commit()
+    agent = login(Role.CS_AGENT)
+    assert f"/evidence/{sha}/thumbnail" in agent.get("/cases/AS-THUMB").get_data(as_text=True)
+    thumb = agent.get(f"/evidence/{sha}/thumbnail")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.data)) as picture:
+        assert max(picture.size) == 192
+    assert agent.get(f"/evidence/{'0' * 64}/thumbnail").status_code == 404

@@ -45,6 +45,26 @@ class AttachmentStore:
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
 
+    def thumbnail(self, sha256: str, size: int = 192) -> Path | None:
+        """A small JPEG of a stored image, made once and kept beside the store; None if it is no image."""
+        target = self.root / "thumbs" / f"{size}" / sha256[:2] / f"{sha256}.jpg"
+        if target.exists():
+            return target
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(self.path(sha256)) as image:
+                image.thumbnail((size, size))
+                picture = image.convert("RGB")
+        except (FileNotFoundError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        with os.fdopen(fd, "wb") as handle:
+            picture.save(handle, "JPEG", quality=80)
+        os.replace(tmp, target)
+        return target
+
     def verify(self, sha256: str) -> bool:
         """Whether the stored file still hashes to its name."""
         try:

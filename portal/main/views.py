@@ -77,6 +77,21 @@ def evidence_file(sha256: str) -> ResponseReturnValue:
     return send_stored(sha256, item.filename)
 
 
+@bp.get("/evidence/<sha256>/thumbnail")
+@allow(ALL_ROLES)
+def evidence_thumbnail(sha256: str) -> ResponseReturnValue:
+    """A small picture of an image exhibit, so a case page with many photos stays light."""
+    item = db_session().scalar(select(EvidenceItem).where(EvidenceItem.sha256 == sha256).limit(1))
+    store: AttachmentStore = current_app.extensions["attachments"]
+    try:
+        path = store.thumbnail(sha256) if item is not None else None
+    except ValueError:
+        path = None
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=86400, etag=f"thumb-{sha256}")
+
+
 @bp.get("/products/image/<sha256>")
 @allow(ALL_ROLES)
 def product_image(sha256: str) -> ResponseReturnValue:
