@@ -55,7 +55,7 @@ lint: install-test
 	$(BIN)/ruff check portal rules tests migrations benchmarks
 
 bench: install-test
-	$(BIN)/python benchmarks/rules_bench.py
+	for bench in benchmarks/*_bench.py; do $(BIN)/python $$bench || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(MO_FILES)
