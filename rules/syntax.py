@@ -14,6 +14,7 @@ from .diagnostics import Reporter
 from .limits import MAX_DEPTH, MAX_TOKENS_PER_STATEMENT
 from .scanner import STARTERS, Statement
 from .transform import ToNodes
+from .vocabulary import DURATION_UNITS, KEYWORDS
 
 _lock = threading.Lock()
 _parser: Lark | None = None
@@ -23,35 +24,9 @@ _examples: dict[tuple[Any, str], str] = {}
 _KINDS = {"WORD": "@name", "NUMBER": "@number", "STRING": "@text", "$END": "@end"}
 _OPERATORS = {"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/"}
 _DANGLING = {"and", "or", "not", "in", "contains", "is", "=", "->", ","} | _OPERATORS
-_KEYWORD_WORDS = {
-    "policy",
-    "on",
-    "deadline",
-    "rule",
-    "if",
-    "then",
-    "else",
-    "and",
-    "or",
-    "not",
-    "in",
-    "contains",
-    "is",
-    "missing",
-    "present",
-    "true",
-    "false",
-    "example",
-    "minute",
-    "minutes",
-    "hour",
-    "hours",
-    "day",
-    "days",
-    "week",
-    "weeks",
-}
-_UNITS = {"minute", "minutes", "hour", "hours", "day", "days", "week", "weeks"}
+# Reserved words: the language's keywords and the duration units.
+_KEYWORD_WORDS = set(KEYWORDS) | set(DURATION_UNITS)
+_UNITS = set(DURATION_UNITS)
 # Preferred order when an error lists what could come next; the rest are left out as noise.
 _EXPECTED_ORDER = [
     "`then`",
