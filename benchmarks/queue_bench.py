@@ -232,13 +232,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def measure(url: str, runs: int) -> None:
+def measure(url: str, runs: int, only: str = "") -> None:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False})
     client = app.test_client()
     client.post("/login", data={"email": "agent@bench.test", "password": "bench-password"})
     factory = app.extensions["database"].sessionmaker
     print(f"  {'view':<32} {'page p50':>9} {'page p95':>9} {'SQL p50':>9} {'SQL p95':>9}  ratio")
     for name, query in QUERIES.items():
+        if only not in name:
+            continue
         page_times, sql_times = [], []
         args = dict(part.split("=") for part in query.split("&") if part)
         for _ in range(runs):
@@ -288,6 +290,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--only", default="", help="measure only the views whose name contains this")
     options = parser.parse_args()
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
     for backend in backends:
@@ -306,7 +309,7 @@ def main() -> None:
             started = time.perf_counter()
             fill(url, options.cases)
             print(f"  filled in {time.perf_counter() - started:.0f}s")
-            measure(url, options.runs)
+            measure(url, options.runs, options.only)
         finally:
             if cluster is not None:
                 cluster.stop()

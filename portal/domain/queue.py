@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from portal.domain.enums import OPEN_STATUSES, CaseReason, CaseStatus, CaseType, Channel
@@ -110,17 +110,21 @@ def _search(term: str) -> ColumnElement[bool]:
     def starts(column: Any) -> ColumnElement[bool]:
         return or_(*(_prefix(column, v) for v in variants))
 
-    return or_(
-        starts(Case.number),
-        Case.order_id.in_(select(Order.id).where(starts(Order.external_order_id))),
-        Case.order_id.in_(select(Shipment.order_id).where(starts(Shipment.tracking_number))),
-        Case.id.in_(select(ReturnShipment.case_id).where(starts(ReturnShipment.rma_number))),
-        Case.buyer_id.in_(
-            select(Buyer.id).where(
-                or_(starts(Buyer.pseudonym), func.lower(Buyer.display_name).like(f"%{literal}%", escape="\\"))
-            )
+    # A union of small index lookups: an OR of subqueries makes PostgreSQL test every case row.
+    matches = union(
+        select(Case.id).where(starts(Case.number)),
+        select(Case.id).join(Order, Case.order_id == Order.id).where(starts(Order.external_order_id)),
+        select(Case.id)
+        .join(Shipment, Case.order_id == Shipment.order_id)
+        .where(starts(Shipment.tracking_number)),
+        select(ReturnShipment.case_id).where(starts(ReturnShipment.rma_number)),
+        select(Case.id)
+        .join(Buyer, Case.buyer_id == Buyer.id)
+        .where(
+            or_(starts(Buyer.pseudonym), func.lower(Buyer.display_name).like(f"%{literal}%", escape="\\"))
         ),
     )
+    return Case.id.in_(matches)
 
 
 def sort_keys(sort: str) -> list[tuple[Any, bool]]:
