@@ -32,8 +32,9 @@ system-packages:
 test-system-packages:
 	@$(call apt_ensure,$(TEST_PACKAGES))
 
+# Debian's own Python keeps venv in a separate package; install it when the first try fails.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); $(call apt_ensure,python3-venv); $(PYTHON) -m venv $(VENV); }
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
