@@ -21,26 +21,6 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(when: datetime, row_id: int) -> str:
-    raw = json.dumps([when.isoformat(), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    """The position a cursor names, or None for a cursor that is missing or was tampered with."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, row_id = json.loads(raw)
-        parsed = datetime.fromisoformat(when)
-        if parsed.tzinfo is None or not isinstance(row_id, int):
-            return None
-        return parsed, row_id
-    except (ValueError, TypeError):
-        return None
-
-
 def _encode_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
@@ -102,14 +82,4 @@ def newest_first(
     size: int,
 ) -> Page[Any]:
     """One page of `query`, newest first, starting after `cursor`."""
-    position = decode_cursor(cursor)
-    if position is not None:
-        when, row_id = position
-        query = query.where(or_(time_column < when, and_(time_column == when, id_column < row_id)))
-    rows = list(session.scalars(query.order_by(time_column.desc(), id_column.desc()).limit(size + 1)))
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        next_cursor = encode_cursor(getattr(last, time_column.key), getattr(last, id_column.key))
-    return Page(rows, next_cursor)
+    return keyset_page(session, query, [(time_column, True), (id_column, True)], cursor, size)

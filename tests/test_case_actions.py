@@ -224,3 +224,15 @@ def test_type_specific_actions(agent: FlaskClient, db: Session) -> None:
     db.commit()
     html = agent.get("/cases/AS-DF").get_data(as_text=True)
     assert "Request redelivery" in html and "Approve return" not in html
+
+
+def test_approval_message_carries_the_instructions_pdf(agent: FlaskClient, case: Case, db: Session) -> None:
+    assert _post(agent, "/cases/AS-ACT/do/approve_return", case).status_code == 302
+    db.expire_all()
+    message = db.scalar(select(Message).where(Message.template == "return_approved"))
+    assert message.attachment_name.startswith("return-instructions-RMA-") and message.attachment_sha256
+    page = agent.get("/cases/AS-ACT").get_data(as_text=True)
+    link = f"/cases/AS-ACT/messages/{message.id}/attachment"
+    assert link in page
+    pdf = agent.get(link)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")

@@ -21,7 +21,8 @@ from portal.db import db_session
 from portal.domain import operations as ops
 from portal.domain.enums import CaseReason, CaseStatus, CaseType, Channel, Role
 from portal.domain.lifecycle import Actor, LifecycleError
-from portal.domain.models import Case, Market, OrderItem, User
+from portal.domain.lookups import market_codes
+from portal.domain.models import Case, OrderItem, User
 from portal.domain.queue import SORTS, VIEWS, CaseFilter, case_query, count_cases, queue_counts, sort_keys
 from portal.domain.types import utcnow
 from portal.pagination import keyset_page
@@ -114,7 +115,7 @@ def queue() -> ResponseReturnValue:
                 lambda: queue_counts(session, current_user.id, case_filter.now),
             ),
             markets=cache.get(
-                "markets", seconds, lambda: sorted({m.code for m in session.scalars(select(Market))})
+                "markets", seconds, lambda: market_codes(session)
             ),
             categories=cache.get(
                 "categories",

@@ -8,14 +8,13 @@ from flask import abort, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from portal.access import ALL_ROLES, STAFF, allow, can
 from portal.cases.blueprint import bp
 from portal.db import db_session
-from portal.domain import buyer_messages, lifecycle, money
+from portal.domain import buyer_messages, lifecycle, lookups, money
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
-from portal.domain.models import Case, Message, Order, Shipment, User
+from portal.domain.models import Case, Message, User
 from portal.domain.policy_engine import explain_stored
 from portal.main.views import send_stored
 from portal.rendering import render
@@ -47,26 +46,7 @@ WITH_FIELDS = {
 
 
 def load_case(number: str) -> Case:
-    case = db_session().scalar(
-        select(Case)
-        .where(Case.number == number)
-        .options(
-            selectinload(Case.order).selectinload(Order.items),
-            selectinload(Case.order).selectinload(Order.shipments).selectinload(Shipment.events),
-            selectinload(Case.items),
-            selectinload(Case.evidence),
-            selectinload(Case.messages),
-            selectinload(Case.returns),
-            selectinload(Case.inspections),
-            selectinload(Case.refunds),
-            selectinload(Case.exchanges),
-            selectinload(Case.disputes),
-            selectinload(Case.deadlines),
-            selectinload(Case.decisions),
-            selectinload(Case.events),
-            selectinload(Case.tags),
-        )
-    )
+    case = lookups.load_case(db_session(), number=number)
     if case is None:
         abort(404)
     return case

@@ -14,16 +14,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.documents.render import render_pdf
-from portal.domain import audit
+from portal.domain import audit, lookups
 from portal.domain.attachments import AttachmentStore
 from portal.domain.enums import EvidenceKind, EvidenceSource, RefundStatus
 from portal.domain.models import (
     Attachment,
     AuditEntry,
     Case,
-    Order,
     PolicyVersion,
-    Shipment,
     User,
 )
 from portal.domain.types import utcnow
@@ -88,31 +86,11 @@ def pack_filename(case_number: str) -> str:
 
 
 def load_case(session: Session, number: str) -> Case | None:
-    """A case by its number (or database id) with everything the pack shows loaded in a few queries."""
-    condition = Case.number == number
-    if number.isdigit():
-        condition = or_(condition, Case.id == int(number))
-    return session.scalar(
-        select(Case)
-        .where(condition)
-        .options(
-            selectinload(Case.order).selectinload(Order.items),
-            selectinload(Case.order).selectinload(Order.shipments).selectinload(Shipment.events),
-            selectinload(Case.items),
-            selectinload(Case.messages),
-            selectinload(Case.returns),
-            selectinload(Case.inspections),
-            selectinload(Case.refunds),
-            selectinload(Case.exchanges),
-            selectinload(Case.disputes),
-            selectinload(Case.decisions),
-            selectinload(Case.events),
-            selectinload(Case.evidence),
-            selectinload(Case.market),
-            selectinload(Case.buyer),
-        )
-        .limit(1)
-    )
+    """A case by its number, or by its database id when given digits (the CLI and exports accept both)."""
+    case = lookups.load_case(session, number=number)
+    if case is None and number.isdigit():
+        case = lookups.load_case(session, case_id=int(number))
+    return case
 
 
 def _section_of(kind: EvidenceKind, source: EvidenceSource) -> str:

@@ -26,6 +26,7 @@ from portal.documents.forms import ExportForm
 from portal.documents.instructions import instructions_filename, render_return_instructions
 from portal.documents.render import RenderError
 from portal.domain.enums import CaseType, Role
+from portal.domain.lookups import market_codes
 from portal.domain.models import Case, Dispute, Job, Market, Order
 from portal.i18n import select_locale
 from portal.jobs import JobContext, Work, is_stale, start_job
@@ -126,7 +127,7 @@ def audit_cases() -> ResponseReturnValue:
     page = newest_first(
         session, query, Case.opened_at, Case.id, request.args.get("after"), current_app.config["PAGE_SIZE"]
     )
-    markets = sorted({m.code for m in session.scalars(select(Market))})
+    markets = market_codes(session)
     return render(
         "documents/cases.html",
         "documents/partials/_case_rows.html",
@@ -155,10 +156,6 @@ def audit_case(number: str) -> ResponseReturnValue:
         exhibits=collect_exhibits(session, current_app.extensions["attachments"], case),
         trail=case_audit_trail(session, case),
     )
-
-
-def _markets() -> list[str]:
-    return sorted({m.code for m in db_session().scalars(select(Market))})
 
 
 def _recent_exports() -> list[Job]:
@@ -195,7 +192,7 @@ def _export_work(exports_dir: Path, filter_params: dict[str, Any], user_id: int,
 def exports() -> ResponseReturnValue:
     """The export form and recent exports; a valid POST starts an export and goes to its progress page."""
     session = db_session()
-    form = ExportForm(_markets())
+    form = ExportForm(market_codes(session))
     if not form.is_submitted():
         return render("documents/exports.html", form=form, jobs=_recent_exports(), is_stale=is_stale)
     if form.validate():

@@ -1,0 +1,39 @@
+"""Reading records the way several pages need them: a case with everything shown about it, market codes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain.models import Case, EvidenceItem, Market, Order, Shipment
+
+
+def load_case(session: Session, number: str | None = None, case_id: int | None = None) -> Case | None:
+    """A case by number or id, with its order, parcels, records and timeline loaded in a few queries."""
+    condition = Case.number == number if number is not None else Case.id == case_id
+    return session.scalar(
+        select(Case)
+        .where(condition)
+        .options(
+            selectinload(Case.market),
+            selectinload(Case.buyer),
+            selectinload(Case.order).selectinload(Order.items),
+            selectinload(Case.order).selectinload(Order.shipments).selectinload(Shipment.events),
+            selectinload(Case.items),
+            selectinload(Case.evidence).selectinload(EvidenceItem.attachment),
+            selectinload(Case.messages),
+            selectinload(Case.returns),
+            selectinload(Case.inspections),
+            selectinload(Case.refunds),
+            selectinload(Case.exchanges),
+            selectinload(Case.disputes),
+            selectinload(Case.deadlines),
+            selectinload(Case.decisions),
+            selectinload(Case.events),
+            selectinload(Case.tags),
+        )
+    )
+
+
+def market_codes(session: Session) -> list[str]:
+    return sorted(session.scalars(select(Market.code).distinct()))
