@@ -1,10 +1,13 @@
-"""The scheduler process: fires due deadlines and sends queued buyer messages.
+"""The scheduler process: fires due deadlines, sends queued messages and runs the other periodic work.
 
-APScheduler is only its clock; the deadlines and messages tables are the source of truth.
+APScheduler is only its clock; database tables are the source of truth for everything it does.
 
 Each process keeps its own in-memory job store. Sharing an APScheduler 3 job store between
-processes is not supported by its maintainers, and is not needed: every sweep claims rows in the
-database, so any number of scheduler processes can run side by side and each deadline fires once.
+processes is not supported by its maintainers, and is not needed: every periodic task claims rows in
+the database, so any number of scheduler processes can run side by side and each deadline fires once.
+
+Areas add their periodic work with `periodic(name, seconds)`; a task gets the app and a session
+factory and returns how many things it did (for the log).
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import os
 import signal
 import socket
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import get_db
 from portal.domain.deadlines import SweepResult, beat, sweep
@@ -25,6 +31,39 @@ from portal.domain.outbox import CHANNELS, dispatch
 from portal.domain.types import utcnow
 
 log = logging.getLogger("portal.scheduler")
+
+Task = Callable[[Flask, sessionmaker[Session]], int]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    task: Task
+    # None: every tick of the scheduler (SCHEDULER_INTERVAL_SECONDS); otherwise its own interval.
+    seconds: float | None
+
+
+PERIODIC: list[Periodic] = []
+
+
+def periodic(name: str, seconds: float | None = None) -> Callable[[Task], Task]:
+    """Register a task the scheduler process runs every `seconds` (or every tick)."""
+
+    def register(task: Task) -> Task:
+        PERIODIC.append(Periodic(name, task, seconds))
+        return task
+
+    return register
+
+
+@periodic("buyer messages")
+def send_buyer_messages(app: Flask, factory: sessionmaker[Session]) -> int:
+    return dispatch(factory, CHANNELS[app.config["MESSAGE_CHANNEL"]])
+
+
+def _load_tasks() -> None:
+    """Import the modules that register periodic tasks (each registers itself on import)."""
+    import portal.scheduled  # noqa: F401
 
 
 def run_scheduler(app: Flask) -> None:
@@ -36,13 +75,20 @@ def run_scheduler(app: Flask) -> None:
     name = f"{socket.gethostname()}:{os.getpid()}"
     started_at = utcnow()
     interval = app.config["SCHEDULER_INTERVAL_SECONDS"]
+    _load_tasks()
+
+    def run_task(item: Periodic) -> None:
+        try:
+            with app.app_context():
+                done = item.task(app, factory)
+            if done:
+                log.info("%s: %d", item.name, done)
+        except Exception:
+            log.exception("%s failed", item.name)
 
     def tick() -> None:
         try:
             result = sweep(factory, effect=deadline_effect)
-            sent = dispatch(factory, CHANNELS[app.config["MESSAGE_CHANNEL"]])
-            if sent:
-                log.info("sent %d buyer messages", sent)
         except Exception:
             log.exception("sweep failed")
             beat(factory, name, started_at, SweepResult(failures=1), traceback.format_exc()[-4000:])
@@ -50,11 +96,20 @@ def run_scheduler(app: Flask) -> None:
         if result.processed or result.failures:
             log.info("fired %d deadlines, %d failures", result.processed, result.failures)
         beat(factory, name, started_at, result)
+        for item in PERIODIC:
+            if item.seconds is None:
+                run_task(item)
 
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(
         tick, "interval", seconds=interval, id="sweep", max_instances=1, coalesce=True, next_run_time=utcnow()
     )
+    for item in PERIODIC:
+        if item.seconds is not None:
+            scheduler.add_job(
+                run_task, "interval", args=[item], seconds=item.seconds, id=item.name,
+                max_instances=1, coalesce=True, next_run_time=utcnow(),
+            )
 
     def stop(_signum: int, _frame: object) -> None:
         scheduler.shutdown(wait=False)
