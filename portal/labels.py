@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from portal.domain.deadline_rules import RULES
+
 LABELS = {
     # roles
     "ops_manager": _l("Ops manager"),
@@ -116,6 +118,9 @@ LABELS = {
     "virtual_address": _l("Virtual local address"),
 }
 
+
+# The lifecycle's deadlines, named once where they are defined (marked there for translation).
+LABELS.update({name: _l(rule.label) for name, rule in RULES.items()})
 
 # Where two vocabularies share a value but not a meaning, the enum's own name wins.
 LABELS_BY_TYPE = {

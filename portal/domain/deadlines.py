@@ -32,7 +32,7 @@ def record_expiry(session: Session, deadline: Deadline, now: datetime) -> None:
             kind="deadline_expired",
             actor_label="scheduler",
             occurred_at=now,
-            data={"name": deadline.name, "late": deadline.fired_late},
+            data={"deadline_id": deadline.id, "name": deadline.name, "late": deadline.fired_late},
         )
     )
     audit.record(

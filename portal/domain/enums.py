@@ -192,6 +192,13 @@ class DeadlineKind(enum.StrEnum):
     POLICY = "policy"
 
 
+class DeadlineClock(enum.StrEnum):
+    """Platform clocks run on calendar time; agent targets count only the market's business hours."""
+
+    CALENDAR = "calendar"
+    BUSINESS = "business"
+
+
 class DeadlineState(enum.StrEnum):
     PENDING = "pending"
     PAUSED = "paused"

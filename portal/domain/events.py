@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import rules
+from portal.domain import deadline_rules, policy_engine
 from portal.domain import operations as ops
-from portal.domain import policy_engine
-from portal.domain.enums import CaseStatus
+from portal.domain.enums import CaseStatus, CaseType, DeadlineKind
 from portal.domain.lifecycle import Actor, LifecycleError, move, record
 from portal.domain.models import Case, Deadline, Decision
 from portal.domain.types import utcnow
@@ -112,14 +112,59 @@ def open_case(session: Session, case: Case, actor: Actor, now: datetime | None =
     record(
         session, case, actor, "case_opened", {"type": case.type.value, "reason": case.reason.value}, now=now
     )
+    deadline_rules.status_changed(session, case, None, case.status, now)
     return handle_event(session, case, "case_opened", now)
 
 
+def _lapse(session: Session, case: Case, actor: Actor) -> None:
+    record(session, case, actor, "request_lapsed", {})
+    ops.resolve(session, case, actor)
+
+
+def _platform_receives(session: Session, case: Case, actor: Actor) -> None:
+    ops.mark_return_received(session, case, actor)
+    if case.type == CaseType.RETURN_AND_REFUND:
+        ops.full_refund(session, case, actor)
+
+
+# What the marketplace (or the portal, for agent targets) does when a deadline runs out and the
+# policy has no `deadline "NAME"` section for it; keys are DeadlineRule.on_expiry.
+EXPIRY_DEFAULTS: dict[str, Callable[[Session, Case, Actor], object]] = {
+    "platform_approves": lambda s, c, a: (
+        ops.approve_return(s, c, a) if c.type in (CaseType.RETURN_AND_REFUND, CaseType.EXCHANGE)
+        else ops.full_refund(s, c, a)
+    ),
+    "back_to_review": lambda s, c, a: ops.start_review(s, c, a),
+    "request_lapses": _lapse,
+    "platform_receives": _platform_receives,
+    "platform_refunds": lambda s, c, a: ops.full_refund(s, c, a),
+    "escalate": lambda s, c, a: ops.escalate(s, c, a),
+}
+
+
 def deadline_effect(session: Session, deadline: Deadline, now: datetime) -> None:
-    """When a deadline runs out: it shows on the case, and the policy's `deadline "NAME"` section runs."""
+    """When a deadline runs out: it shows on the case; the policy's `deadline "NAME"` section decides,
+    or without one the platform's default for that deadline applies."""
     from portal.domain.deadlines import record_expiry
 
     record_expiry(session, deadline, now)
     case = session.get(Case, deadline.case_id)
-    if case is not None and case.status not in {CaseStatus.CLOSED}:
+    if case is None or case.status == CaseStatus.CLOSED:
+        return
+    rule = deadline_rules.RULES.get(deadline.name) if deadline.kind != DeadlineKind.POLICY else None
+    if rule is None or policy_engine.has_section(session, case, f"deadline:{deadline.name}"):
         handle_event(session, case, f"deadline:{deadline.name}", now)
+        return
+    default = EXPIRY_DEFAULTS.get(rule.on_expiry)
+    if default is None:
+        return
+    actor = Actor.system("platform" if rule.kind == DeadlineKind.PLATFORM else "scheduler")
+    try:
+        with session.begin_nested():
+            default(session, case, actor)
+    except LifecycleError as error:
+        details = {"action": rule.on_expiry, "reason": str(error)}
+        record(session, case, actor, "action_skipped", details, now=now)
+    else:
+        details = {"name": deadline.name, "effect": rule.on_expiry}
+        record(session, case, actor, "deadline_default", details, now=now)

@@ -13,16 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
+from portal.domain import audit, deadline_rules
 from portal.domain.enums import CaseStatus as S
 from portal.domain.enums import CaseType as T
 from portal.domain.models import Case, CaseEvent, User
-from portal.domain.types import utcnow
-
-
-def N_(message: str) -> str:
-    """Mark a message for translation; the web layer translates it when it shows it."""
-    return message
+from portal.domain.types import N_, utcnow
 
 
 class LifecycleError(Exception):
@@ -221,3 +216,4 @@ def move(session: Session, case: Case, to: S, actor: Actor, now: datetime | None
     elif to in OPEN:
         case.resolved_at = None  # reopened, for instance by a dispute
     record(session, case, actor, "status_changed", {"from": before.value, "to": to.value}, now=now)
+    deadline_rules.status_changed(session, case, before, to, now)

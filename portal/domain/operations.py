@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import buyer_messages, hooks, money
+from portal.domain import buyer_messages, deadline_rules, hooks, money
 from portal.domain.enums import (
     AddressKind,
     CaseReason,
@@ -88,7 +88,7 @@ def queue_message(
 
 def start_review(session: Session, case: Case, actor: Actor) -> None:
     require(case, "start_review")
-    case.waiting_for_buyer = False
+    deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.IN_REVIEW, actor)
 
 
@@ -116,13 +116,13 @@ def approve_return(session: Session, case: Case, actor: Actor, now: datetime | N
         status=ReturnStatus.APPROVED,
         address=address,
         shipping_payer=ShippingPayer.SELLER if case.reason in SELLER_FAULT else ShippingPayer.BUYER,
-        ship_by=now + SHIP_WITHIN,
+        ship_by=deadline_rules.due_for(session, case, "buyer_ship_by", now) or now + SHIP_WITHIN,
         approved_at=now,
         customs_description=f"Returned {category.title()}" if cross_border else None,
         declared_value=case.value if cross_border else None,
     )
     session.add(ret)
-    case.waiting_for_buyer = True
+    deadline_rules.set_waiting(session, case, True, now)
     move(session, case, CaseStatus.RETURN_APPROVED, actor, now)
     record(session, case, actor, "return_approved", {"rma": ret.rma_number, "ship_by": ret.ship_by}, now=now)
     session.flush()
@@ -149,7 +149,7 @@ def mark_return_shipped(
         )
     ret.status = ReturnStatus.IN_TRANSIT
     ret.shipped_at = now
-    case.waiting_for_buyer = False
+    deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.RETURN_IN_TRANSIT, actor, now)
     record(
         session,
@@ -168,7 +168,7 @@ def mark_return_received(session: Session, case: Case, actor: Actor) -> None:
     ret.status = ReturnStatus.RECEIVED
     ret.received_at = now
     ret.shipped_at = ret.shipped_at or now
-    case.waiting_for_buyer = False
+    deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.RETURN_RECEIVED, actor, now)
     record(session, case, actor, "return_received", {"rma": ret.rma_number}, now=now)
     queue_message(session, case, "return_received", actor)
@@ -236,6 +236,7 @@ def _refund(
     )
     template = "coupon_issued" if kind == RefundKind.COUPON else "refund_initiated"
     queue_message(session, case, template, actor, {"amount": f"{refund.amount} {case.currency}"})
+    hooks.refund_issued(session, case, refund)
     return refund
 
 
@@ -249,7 +250,7 @@ def full_refund(session: Session, case: Case, actor: Actor, operation: str = "re
         raise LifecycleError(N_("Nothing is left to refund on this case."))
     refund = _refund(session, case, actor, RefundKind.FULL, left, operation)
     if operation != "pre_refund":
-        case.waiting_for_buyer = False
+        deadline_rules.set_waiting(session, case, False)
         move(session, case, CaseStatus.REFUND_PENDING, actor)
     return refund
 
@@ -291,7 +292,7 @@ def coupon(session: Session, case: Case, actor: Actor, amount: Decimal, reason: 
 def _settle_if_deciding(session: Session, case: Case, actor: Actor) -> None:
     # Compensation offered instead of a return closes the request; later on (say, a stale parcel) it does not.
     if case.status in {CaseStatus.NEW, CaseStatus.IN_REVIEW, CaseStatus.AWAITING_BUYER}:
-        case.waiting_for_buyer = False
+        deadline_rules.set_waiting(session, case, False)
         move(session, case, CaseStatus.RESOLVED, actor)
 
 
@@ -352,17 +353,18 @@ def reject(session: Session, case: Case, actor: Actor, reason: str) -> None:
     reason = reason.strip()
     if not reason:
         raise LifecycleError(N_("Give the reason the buyer will see."))
-    case.waiting_for_buyer = False
+    deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.REJECTED, actor)
     record(session, case, actor, "rejected", {"reason": reason})
     queue_message(session, case, "request_rejected", actor, {"reason": reason})
+    hooks.request_rejected(session, case, reason)
 
 
 def request_evidence(session: Session, case: Case, actor: Actor, kind: str) -> None:
     require(case, "request_evidence")
     if kind not in EVIDENCE_KINDS:
         raise LifecycleError(N_("Ask for a photo, a video or a document."))
-    case.waiting_for_buyer = True
+    deadline_rules.set_waiting(session, case, True)
     move(session, case, CaseStatus.AWAITING_BUYER, actor)
     record(session, case, actor, "evidence_requested", {"kind": kind})
     queue_message(session, case, "evidence_requested", actor, {"evidence": kind})
@@ -370,7 +372,7 @@ def request_evidence(session: Session, case: Case, actor: Actor, kind: str) -> N
 
 def request_redelivery(session: Session, case: Case, actor: Actor) -> None:
     require(case, "request_redelivery")
-    case.waiting_for_buyer = False
+    deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.REDELIVERY_REQUESTED, actor)
 
 
@@ -383,25 +385,18 @@ def respond_dispute(session: Session, case: Case, actor: Actor, note: str) -> No
     dispute.responded_at = utcnow()
     dispute.outcome_note = note.strip() or None
     record(session, case, actor, "dispute_responded", {"note": note.strip()})
+    deadline_rules.met(case, "dispute_response")
 
 
 def resolve(session: Session, case: Case, actor: Actor) -> None:
     require(case, "resolve")
-    case.waiting_for_buyer = False
+    deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.RESOLVED, actor)
-    _cancel_deadlines(case)
 
 
 def close(session: Session, case: Case, actor: Actor) -> None:
     require(case, "close")
     move(session, case, CaseStatus.CLOSED, actor)
-    _cancel_deadlines(case)
-
-
-def _cancel_deadlines(case: Case) -> None:
-    for deadline in case.deadlines:
-        if deadline.state in (DeadlineState.PENDING, DeadlineState.PAUSED):
-            deadline.state = DeadlineState.CANCELLED
 
 
 def hold(session: Session, case: Case, actor: Actor) -> None:
@@ -456,6 +451,7 @@ def set_deadline(
         case=case,
         name=name[:64],
         kind=DeadlineKind.POLICY,
+        state=DeadlineState.PENDING,
         due_at=utcnow() + timedelta(seconds=seconds),
         pauses_while_waiting=pauses_while_waiting,
     )

@@ -63,6 +63,12 @@ def decide(
     return compiled(version).decide(facts, event), version
 
 
+def has_section(session: Session, case: Case, event: str) -> bool:
+    """Whether the market's published policy says anything about `event`."""
+    version = published_version(session, case.market_id)
+    return version is not None and rules.policy.section_key(event) in compiled(version).sections
+
+
 def record_decision(
     session: Session,
     case: Case,

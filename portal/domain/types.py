@@ -71,3 +71,8 @@ def str_enum(enum_cls: type[enum.Enum], length: int = 32) -> Enum:
 
 def enum_values(enum_cls: type[enum.Enum]) -> list[Any]:
     return [member.value for member in enum_cls]
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation; the web layer translates it when it shows it."""
+    return message

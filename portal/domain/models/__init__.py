@@ -19,6 +19,7 @@ from portal.domain.models.cases import (
     ReturnShipment,
 )
 from portal.domain.models.catalog import Campaign, ExchangeRate, Market, Product, ReturnAddress, Shop
+from portal.domain.models.deadline_config import BusinessCalendarSetting, DeadlineSetting
 from portal.domain.models.jobs import Job
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
 from portal.domain.models.policy import Policy, PolicyVersion
@@ -29,6 +30,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Base",
+    "BusinessCalendarSetting",
     "Buyer",
     "Campaign",
     "Case",
@@ -36,6 +38,7 @@ __all__ = [
     "CaseItem",
     "CaseTag",
     "Deadline",
+    "DeadlineSetting",
     "Decision",
     "Dispute",
     "EvidenceItem",

@@ -13,6 +13,7 @@ from portal.domain.enums import (
     CaseReason,
     CaseStatus,
     CaseType,
+    DeadlineClock,
     DeadlineKind,
     DeadlineState,
     Disposition,
@@ -272,9 +273,12 @@ class Deadline(CreatedAt, Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     kind: Mapped[DeadlineKind] = mapped_column(str_enum(DeadlineKind))
+    clock: Mapped[DeadlineClock] = mapped_column(
+        str_enum(DeadlineClock), default=DeadlineClock.CALENDAR, server_default=DeadlineClock.CALENDAR.value
+    )
     state: Mapped[DeadlineState] = mapped_column(str_enum(DeadlineState), default=DeadlineState.PENDING)
     due_at: Mapped[datetime]
-    # While paused (waiting for the buyer), what was left of the clock.
+    # While paused (waiting for the buyer), what was left of the clock (business seconds on a business clock).
     remaining_seconds: Mapped[int | None]
     pauses_while_waiting: Mapped[bool] = mapped_column(default=False)
     attempts: Mapped[int] = mapped_column(default=0)

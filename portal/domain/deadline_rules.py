@@ -1,0 +1,246 @@
+"""The deadlines the lifecycle keeps on every case: platform clocks and agent targets.
+
+Each rule says which case types it applies to, which status starts it and in which statuses it stays
+alive; moving the case out of those statuses cancels it (the case moved on). Agent targets count
+business hours and stand still while the case waits for the buyer. Markets may change a rule's
+length, clock or switch it off (DeadlineSetting rows); when a rule runs out the policy's
+`deadline "NAME"` section decides, or, without one, the platform's own default (events.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from portal.domain.business_hours import BusinessCalendar
+from portal.domain.enums import CaseStatus as S
+from portal.domain.enums import CaseType as T
+from portal.domain.enums import DeadlineClock, DeadlineKind, DeadlineState
+from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting, Market
+from portal.domain.types import N_, utcnow
+
+LIVE = (DeadlineState.PENDING, DeadlineState.PAUSED)
+OPEN = frozenset(s for s in S if s not in {S.RESOLVED, S.REJECTED, S.CLOSED})
+DECIDING = frozenset({S.NEW, S.IN_REVIEW, S.AWAITING_BUYER})
+ALL_TYPES = frozenset(T)
+RETURN_TYPES = frozenset({T.RETURN_AND_REFUND, T.EXCHANGE})
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    name: str
+    kind: DeadlineKind
+    label: str
+    explains: str
+    case_types: frozenset[T]
+    starts_on: frozenset[S]
+    # Holding a case stops automation, not the platform's clock: every rule stays alive on hold.
+    active_in: frozenset[S]
+    hours: Decimal
+    clock: DeadlineClock = DeadlineClock.CALENDAR
+    pauses_while_waiting: bool = False
+    # What happens when it runs out and the policy has no section for it (see events.EXPIRY_DEFAULTS).
+    on_expiry: str = "record"
+
+
+RULES: dict[str, DeadlineRule] = {
+    rule.name: rule
+    for rule in (
+        DeadlineRule(
+            "seller_response", DeadlineKind.PLATFORM, N_("Seller response"),
+            N_("The marketplace approves a request the seller has not answered in time."),
+            ALL_TYPES - {T.DELIVERY_FAILED, T.DISPUTE}, frozenset({S.NEW}),
+            frozenset({S.NEW, S.IN_REVIEW, S.ON_HOLD}), Decimal(48), on_expiry="platform_approves",
+        ),
+        DeadlineRule(
+            "buyer_reply", DeadlineKind.PLATFORM, N_("Buyer reply"),
+            N_("The buyer has this long to answer a question; then the case goes back to review."),
+            ALL_TYPES, frozenset({S.AWAITING_BUYER}), frozenset({S.AWAITING_BUYER, S.ON_HOLD}), Decimal(72),
+            on_expiry="back_to_review",
+        ),
+        DeadlineRule(
+            "buyer_ship_by", DeadlineKind.PLATFORM, N_("Buyer ships the return"),
+            N_("The buyer must ship an approved return in time, or the marketplace closes the request."),
+            RETURN_TYPES, frozenset({S.RETURN_APPROVED}), frozenset({S.RETURN_APPROVED, S.ON_HOLD}),
+            Decimal(5 * 24), on_expiry="request_lapses",
+        ),
+        DeadlineRule(
+            "seller_confirm_receipt", DeadlineKind.PLATFORM, N_("Seller confirms receipt"),
+            N_("The seller must confirm a shipped return arrived; then the marketplace refunds by itself."),
+            RETURN_TYPES, frozenset({S.RETURN_IN_TRANSIT}), frozenset({S.RETURN_IN_TRANSIT, S.ON_HOLD}),
+            Decimal(8 * 24), on_expiry="platform_receives",
+        ),
+        DeadlineRule(
+            "redelivery", DeadlineKind.PLATFORM, N_("Request redelivery"),
+            N_("After a failed delivery, redelivery must be requested in time or the order is refunded."),
+            frozenset({T.DELIVERY_FAILED}), frozenset({S.NEW}), DECIDING | {S.ON_HOLD}, Decimal(12 * 24),
+            on_expiry="platform_refunds",
+        ),
+        DeadlineRule(
+            "dispute_response", DeadlineKind.PLATFORM, N_("Dispute response"),
+            N_("A dispute must be answered before the marketplace decides without the seller."),
+            ALL_TYPES, frozenset({S.DISPUTE_OPEN}), frozenset({S.DISPUTE_OPEN, S.ON_HOLD}), Decimal(72),
+            on_expiry="escalate",
+        ),
+        DeadlineRule(
+            "review_target", DeadlineKind.AGENT_SLA, N_("Review target"),
+            N_("Agents decide a new request within this much business time; "
+               "a breach goes to the senior queue."),
+            ALL_TYPES - {T.DISPUTE}, frozenset({S.NEW}), DECIDING | {S.ON_HOLD}, Decimal(8),
+            DeadlineClock.BUSINESS, pauses_while_waiting=True, on_expiry="escalate",
+        ),
+        DeadlineRule(
+            "resolution_target", DeadlineKind.AGENT_SLA, N_("Resolution target"),
+            N_("Cases are resolved within this much business time; a breach goes to the senior queue."),
+            ALL_TYPES, frozenset({S.NEW}), OPEN, Decimal(40), DeadlineClock.BUSINESS,
+            pauses_while_waiting=True, on_expiry="escalate",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Effective:
+    """A rule as it applies to one market and case type."""
+
+    rule: DeadlineRule
+    hours: Decimal
+    clock: DeadlineClock
+    enabled: bool
+    setting: DeadlineSetting | None
+
+
+def effective_rules(session: Session, market_id: int | None, case_type: T) -> dict[str, Effective]:
+    """Every rule for this market and type, with the most specific setting applied."""
+    query = select(DeadlineSetting).where(
+        or_(DeadlineSetting.market_id == market_id, DeadlineSetting.market_id.is_(None)),
+        or_(DeadlineSetting.case_type == case_type, DeadlineSetting.case_type.is_(None)),
+    )
+    best: dict[str, DeadlineSetting] = {}
+    for row in session.scalars(query):
+        rank = (row.market_id is not None, row.case_type is not None)
+        held = best.get(row.name)
+        if held is None or rank > (held.market_id is not None, held.case_type is not None):
+            best[row.name] = row
+    out = {}
+    for name, rule in RULES.items():
+        row = best.get(name)
+        out[name] = Effective(
+            rule,
+            row.hours if row else rule.hours,
+            row.clock if row else rule.clock,
+            row.enabled if row else True,
+            row,
+        )
+    return out
+
+
+DEFAULT_OPENS, DEFAULT_CLOSES, DEFAULT_WEEKDAYS = time(9, 0), time(18, 0), (0, 1, 2, 3, 4)
+
+
+def calendar_for(session: Session, market: Market) -> BusinessCalendar:
+    """The market's business hours (Monday to Friday, 09:00–18:00 with public holidays by default)."""
+    row = session.get(BusinessCalendarSetting, market.id)
+    zone = ZoneInfo(market.timezone)
+    if row is None:
+        return BusinessCalendar(zone, DEFAULT_OPENS, DEFAULT_CLOSES, frozenset(DEFAULT_WEEKDAYS), market.code)
+    return BusinessCalendar(
+        zone,
+        time.fromisoformat(row.opens),
+        time.fromisoformat(row.closes),
+        frozenset(row.weekdays),
+        market.code if row.public_holidays else None,
+        frozenset(date.fromisoformat(d) for d in row.closed_days),
+    )
+
+
+def due_after(
+    session: Session, case: Case, clock: DeadlineClock, seconds: float, start: datetime
+) -> datetime:
+    if clock == DeadlineClock.BUSINESS:
+        return calendar_for(session, case.market).add(start, seconds)
+    return start + timedelta(seconds=seconds)
+
+
+def remaining(session: Session, case: Case, deadline: Deadline, now: datetime) -> int:
+    if deadline.clock == DeadlineClock.BUSINESS:
+        return int(calendar_for(session, case.market).between(now, deadline.due_at))
+    return int((deadline.due_at - now).total_seconds())
+
+
+def due_for(session: Session, case: Case, name: str, start: datetime) -> datetime | None:
+    """When the named rule would run out for this case if it started at `start` (None when off)."""
+    item = effective_rules(session, case.market_id, case.type)[name]
+    if not item.enabled:
+        return None
+    return due_after(session, case, item.clock, float(item.hours) * 3600, start)
+
+
+def _live(case: Case) -> list[Deadline]:
+    return [d for d in case.deadlines if d.state in LIVE]
+
+
+def status_changed(
+    session: Session, case: Case, before: S | None, to: S, now: datetime | None = None
+) -> None:
+    """Cancel the deadlines the move leaves behind and start the ones the new status begins."""
+    now = now or utcnow()
+    for deadline in _live(case):
+        rule = RULES.get(deadline.name) if deadline.kind != DeadlineKind.POLICY else None
+        if to not in OPEN or (rule is not None and to not in rule.active_in):
+            deadline.state = DeadlineState.CANCELLED
+    if before == S.ON_HOLD or to not in OPEN:
+        return  # releasing a hold resumes the clocks that kept running; it starts nothing new
+    live_names = {d.name for d in _live(case)}
+    starting = [r for r in RULES.values() if to in r.starts_on and case.type in r.case_types]
+    if not starting:
+        return
+    settings = effective_rules(session, case.market_id, case.type)
+    for rule in starting:
+        item = settings[rule.name]
+        if not item.enabled or rule.name in live_names:
+            continue
+        seconds = float(item.hours) * 3600
+        due = due_after(session, case, item.clock, seconds, now)
+        if rule.name == "dispute_response":
+            given = [d.respond_by for d in case.disputes if d.responded_at is None and d.respond_by]
+            due = min(given) if given else due  # the marketplace states the date itself
+        deadline = Deadline(
+            case=case, name=rule.name, kind=rule.kind, clock=item.clock, due_at=due,
+            pauses_while_waiting=rule.pauses_while_waiting, state=DeadlineState.PENDING, attempts=0,
+        )
+        if rule.pauses_while_waiting and case.waiting_for_buyer:
+            deadline.state = DeadlineState.PAUSED
+            deadline.remaining_seconds = int(seconds)
+        session.add(deadline)
+
+
+def set_waiting(session: Session, case: Case, waiting: bool, now: datetime | None = None) -> None:
+    """The case starts or stops waiting for the buyer: clocks that pause stand still meanwhile."""
+    if case.waiting_for_buyer == waiting:
+        return
+    case.waiting_for_buyer = waiting
+    now = now or utcnow()
+    for deadline in _live(case):
+        if not deadline.pauses_while_waiting:
+            continue
+        if waiting and deadline.state == DeadlineState.PENDING and deadline.due_at > now:
+            deadline.remaining_seconds = remaining(session, case, deadline, now)
+            deadline.state = DeadlineState.PAUSED
+        elif not waiting and deadline.state == DeadlineState.PAUSED:
+            left = deadline.remaining_seconds or 0
+            deadline.due_at = due_after(session, case, deadline.clock, left, now)
+            deadline.remaining_seconds = None
+            deadline.state = DeadlineState.PENDING
+
+
+def met(case: Case, name: str) -> None:
+    """The thing the deadline waited for happened without the case changing status."""
+    for deadline in _live(case):
+        if deadline.name == name:
+            deadline.state = DeadlineState.CANCELLED
