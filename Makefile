@@ -12,12 +12,25 @@ TEST_PACKAGES := chromium postgresql
 PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test install install-test system-packages test-system-packages lint translations-extract bench clean
+.PHONY: run run-marketplace demo-stream test install install-test system-packages test-system-packages lint translations-extract bench clean
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo seed
 	$(BIN)/flask --app wsgi serve
+
+# The marketplace demo: `make run-marketplace` in one terminal, then `make demo-stream` in another. The
+# portal and the local TikTok Shop simulator share a demo app key and secret; the simulator listens on 5081.
+MARKETPLACE_DEMO := TIKTOK_SHOP_APP_KEY=demo-app-key TIKTOK_SHOP_APP_SECRET=demo-app-secret \
+	TIKTOK_SHOP_API_URL=http://127.0.0.1:5081 MARKETPLACE_SYNC_SECONDS=60
+
+run-marketplace: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi demo seed
+	env $(MARKETPLACE_DEMO) $(BIN)/flask --app wsgi serve
+
+demo-stream: install
+	env $(MARKETPLACE_DEMO) $(BIN)/flask --app wsgi demo stream
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -55,11 +55,32 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.documents.views import bp as documents_bp
     from portal.main.views import bp as main_bp
     from portal.policies.views import bp as policies_bp
+    from portal.scheduling.views import bp as scheduling_bp
 
-    for blueprint in (main_bp, auth_bp, cases_bp, policies_bp, audit_bp, admin_bp, documents_bp):
+    for blueprint in (
+        main_bp, auth_bp, cases_bp, policies_bp, audit_bp, admin_bp, documents_bp, scheduling_bp
+    ):
         app.register_blueprint(blueprint)
+    from portal.intake.views import bp as intake_bp
+
+    app.register_blueprint(intake_bp)
+    from portal.api.views import bp as api_bp
+
+    csrf.exempt(api_bp)  # bearer tokens only, never the session cookie (see portal/api/auth.py)
+    app.register_blueprint(api_bp)
+
+    from portal.carriers.views import bp as carriers_bp
+    from portal.imports.views import bp as imports_bp
+
+    csrf.exempt(carriers_bp)  # signed by the tracking provider, never a browser session
+    app.register_blueprint(carriers_bp)
+    app.register_blueprint(imports_bp)
+    from portal.analytics.views import bp as analytics_bp
+
+    app.register_blueprint(analytics_bp)  # importing it also keeps the analytics rollups marked on writes
 
     import portal.documents.lifecycle_hooks  # noqa: F401  (approved returns carry their instructions PDF)
+    import portal.domain.marketplace.commands  # noqa: F401  (marketplace returns are told of decisions)
     from portal.cli import register_cli
 
     register_cli(app)

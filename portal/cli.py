@@ -77,6 +77,9 @@ def demo_seed(scale: float) -> None:
             click.echo("Loading demo data (about half a minute)...")
             counts = seed_demo(session, current_app.extensions["attachments"], scale=scale)
             session.commit()
+            from portal.domain.analytics_build import refresh_dirty
+
+            refresh_dirty(session)  # the dashboard's rollups of every seeded day
             click.echo("Loaded " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + ".")
     finally:
         session.close()
@@ -127,7 +130,15 @@ def _require_schema() -> None:
 def register_cli(app: Flask) -> None:
     for group in (db_cli, users_cli, demo_cli, scheduler_cli):
         app.cli.add_command(group)
+    from portal.api.cli import api_token_cli
     from portal.documents.cli import pdf_cli
 
     app.cli.add_command(pdf_cli)
+    from portal.imports.cli import import_cli
+
+    app.cli.add_command(import_cli)
+    app.cli.add_command(api_token_cli)
     app.cli.add_command(serve)
+    from portal.simulator.stream import demo_stream
+
+    demo_cli.add_command(demo_stream)

@@ -53,4 +53,18 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PDF_RENDER_MEMORY_MB": int(os.environ.get("PDF_RENDER_MEMORY_MB", "1536")),
         # How buyer messages leave the portal; "case_record" keeps them on the case.
         "MESSAGE_CHANNEL": os.environ.get("MESSAGE_CHANNEL", "case_record"),
+        # The TikTok Shop app: webhooks are verified with the secret (and the previous one during a
+        # rotation); with no secret every notification is refused. No API URL: nothing is polled or sent.
+        "TIKTOK_SHOP_APP_KEY": os.environ.get("TIKTOK_SHOP_APP_KEY", ""),
+        "TIKTOK_SHOP_APP_SECRET": os.environ.get("TIKTOK_SHOP_APP_SECRET", ""),
+        "TIKTOK_SHOP_APP_SECRET_PREVIOUS": os.environ.get("TIKTOK_SHOP_APP_SECRET_PREVIOUS", ""),
+        "TIKTOK_SHOP_API_URL": os.environ.get("TIKTOK_SHOP_API_URL", ""),
+        "TIKTOK_SHOP_ACCESS_TOKEN": os.environ.get("TIKTOK_SHOP_ACCESS_TOKEN", ""),
+        "MARKETPLACE_SYNC_SECONDS": float(os.environ.get("MARKETPLACE_SYNC_SECONDS", "300")),
+        # Carrier tracking webhooks: AfterShip signs with its webhook secret, 17TRACK with the API key.
+        # With no secret configured, that provider's webhook refuses everything.
+        "AFTERSHIP_WEBHOOK_SECRET": os.environ.get("AFTERSHIP_WEBHOOK_SECRET", ""),
+        "SEVENTEENTRACK_API_KEY": os.environ.get("SEVENTEENTRACK_API_KEY", ""),
+        # A parcel of an open case with no tracking event for this many days raises `tracking_stale`.
+        "TRACKING_STALE_DAYS": float(os.environ.get("TRACKING_STALE_DAYS", "5")),
     }

@@ -73,6 +73,15 @@ def duration(seconds: float) -> str:
     )
 
 
+def format_number(value: float | int | None) -> str:
+    """A count in the viewer's locale (1,234 / 1,234)."""
+    if value is None:
+        return "—"
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=str(get_locale()))
+
+
 def in_zone(value: datetime, zone: str) -> datetime:
     return value.astimezone(ZoneInfo(zone))
 
@@ -89,6 +98,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["time"] = time_tag
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["number"] = format_number
     app.jinja_env.globals["money"] = format_money
     app.jinja_env.globals["duration"] = duration
     app.jinja_env.globals["now"] = utcnow

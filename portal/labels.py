@@ -105,7 +105,7 @@ LABELS = {
     "queued": _l("Queued"),
     "sent": _l("Sent"),
     "platform": _l("Platform deadline"),
-    "agent_sla": _l("Review target"),
+    "agent_sla": _l("Agent target"),
     "policy": _l("Policy deadline"),
     "paused": _l("Paused"),
     "fired": _l("Fired"),

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from support.app import csrf_token
 from support.factories import make_case, shop_with_market
 
+from portal.domain.api_tokens import create_token
 from portal.domain.attachments import store_attachment
 from portal.domain.enums import (
+    DeadlineClock,
     EvidenceKind,
     EvidenceSource,
     MessageDirection,
@@ -24,7 +26,17 @@ from portal.domain.enums import (
     Role,
     ShippingPayer,
 )
-from portal.domain.models import EvidenceItem, Job, Message, Policy, PolicyVersion, Product, ReturnShipment
+from portal.domain.models import (
+    DeadlineSetting,
+    EvidenceItem,
+    Job,
+    Market,
+    Message,
+    Policy,
+    PolicyVersion,
+    Product,
+    ReturnShipment,
+)
 
 PUBLIC = "public"
 EVERYONE = frozenset(Role)
@@ -63,6 +75,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "policies.rollback": frozenset({Role.OPS_MANAGER}),
     "policies.simulation": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "audit.log": AUDIT_READERS,
+    "analytics.dashboard": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
+    "analytics.table_csv": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
     "audit.verify": AUDIT_READERS,
     "documents.evidence_pack": EVERYONE,
     "documents.return_instructions": EVERYONE,
@@ -72,7 +86,34 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "documents.export_status": AUDIT_READERS,
     "documents.export_download": AUDIT_READERS,
     "admin.users": frozenset({Role.ADMIN}),
+    "admin.tokens": frozenset({Role.ADMIN}),
+    "admin.revoke_token": frozenset({Role.ADMIN}),
+    # The JSON API takes bearer tokens of these roles; sessions get 401 there (test_who_gets_in).
+    "api.openapi": PUBLIC,
+    "api.list_cases": EVERYONE,
+    "api.get_case": EVERYONE,
+    "api.list_decisions": EVERYONE,
+    "api.create_case": STAFF,
+    "api.record_event": STAFF,
+    "api.add_evidence": STAFF,
+    "scheduling.health": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "scheduling.settings": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "scheduling.remove_setting": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "scheduling.business_hours": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "intake.tiktok_shop": PUBLIC,
+    "intake.sync_status": frozenset({Role.ADMIN}),
+    "intake.retry_event": frozenset({Role.ADMIN}),
+    "intake.retry_command": frozenset({Role.ADMIN}),
+    "carriers.aftership": PUBLIC,
+    "carriers.seventeentrack": PUBLIC,
+    "imports.index": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
+    "imports.batch": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
+    "imports.start": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
+    "imports.progress": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
+    "imports.errors_file": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
 }
+# Public to the access layer but authenticated by a signature: anything unsigned gets 401 (never 400).
+SIGNED = {"intake.tiktok_shop", "carriers.aftership", "carriers.seventeentrack"}
 
 
 @pytest.fixture
@@ -108,6 +149,8 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         attachment_name="instructions.pdf",
     )
     db.add(message)
+    setting = DeadlineSetting(name="seller_response", hours=24, clock=DeadlineClock.CALENDAR)
+    db.add(setting)
     policy = Policy(name="Default")
     db.add_all(
         [
@@ -139,6 +182,7 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
     db.commit()
     return {
         "operation": "start_review",
+        "table": "reasons",
         "what": "tag",
         "number": case.number,
         "sha256": sha,
@@ -147,7 +191,57 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         "job_id": str(job.id),
         "export_id": str(export.id),
         "message_id": str(message.id),
+        "event_id": "1",
+        "market_id": str(market.id),
+        "setting_id": str(setting.id),
+        "command_id": "1",
+        "token_id": str(_api_token(db, Role.ADMIN)[0]),
+        "batch_id": str(_import_batch(app, db, market)),
     }
+
+
+def _import_batch(app: Flask, db: Session, market: Market) -> int:
+    """An orders import that failed validation, so its page, error file and restart all answer."""
+    from portal.domain.csv_import import register_upload
+
+    data = b"Order ID,Created Time,Buyer,SKU,Quantity,Unit Price\nX-1,2026-03-01 10:00,ann,S-1,1,abc\n"
+    batch = register_upload(db, app.extensions["attachments"], kind="orders", filename="access.csv",
+                            data=data, market=market)
+    batch.status = "invalid"
+    batch.error_count = 1
+    batch.errors = [{"line": 2, "field": "unit_price", "value": "abc", "message": "bad", "params": {}}]
+    db.commit()
+    return batch.id
+
+
+def _api_token(db: Session, role: Role) -> tuple[int, str]:
+    new = create_token(db, f"access {role.value}", role)
+    db.commit()
+    return new.token.id, new.secret
+
+
+def _check_api(app: Flask, login: Callable[[Role], FlaskClient], method: str, url: str,
+               expected: frozenset[Role]) -> None:
+    """API routes: no token or a browser session gets 401; a token gets in when its role may."""
+    session = app.extensions["database"].session()
+    try:
+        secrets = {role: _api_token(session, role)[1] for role in Role}
+    finally:
+        session.close()
+    for client in [app.test_client(), *(login(role) for role in Role)]:
+        response = client.open(url, method=method, json={} if method == "POST" else None)
+        assert response.status_code == 401 and response.is_json, f"{url} without a token"
+    for role, secret in secrets.items():
+        body = {} if method == "POST" else None
+        response = app.test_client().open(
+            url, method=method, json=body, headers={"Authorization": f"Bearer {secret}"}
+        )
+        status = response.status_code
+        if role in expected:
+            # 404/409/415/422: the view itself refused the empty request, so the token got in.
+            assert status not in (401, 403) and status < 500, (role, url, status)
+        else:
+            assert status == 403 and response.is_json, (role, url, status)
 
 
 def _url(app: Flask, endpoint: str, sample: dict[str, str]) -> tuple[str, str]:
@@ -183,13 +277,18 @@ def test_who_gets_in(
 ) -> None:
     url, method = _url(app, endpoint, sample_args)
     expected = EXPECTED[endpoint]
+    if endpoint.startswith("api.") and expected != PUBLIC:
+        _check_api(app, login, method, url, expected)
+        return
 
     anonymous = app.test_client()
     if method == "GET":
         response = anonymous.get(url)
     else:
         response = anonymous.post(url, data={"csrf_token": csrf_token(anonymous, "/login")})
-    if expected == PUBLIC:
+    if endpoint in SIGNED:
+        assert response.status_code == 401, endpoint
+    elif expected == PUBLIC:
         assert response.status_code in (200, 302), endpoint
         assert "/login?next" not in (response.location or "")
     else:
@@ -197,7 +296,9 @@ def test_who_gets_in(
 
     for role in Role:
         status = _request(login(role), method, url)
-        if expected == PUBLIC or role in expected:
+        if endpoint in SIGNED:
+            assert status == 401, f"an unsigned request to {endpoint} should get 401, got {status}"
+        elif expected == PUBLIC or role in expected:
             # 422: the view itself refused the empty form, so the role got in.
             assert status in (200, 302, 422), f"{role} should get into {endpoint}, got {status}"
         else:

@@ -58,7 +58,9 @@ US_CALENDAR = BusinessCalendar(NEW_YORK, time(9), time(18), frozenset(range(5)),
         (ny(23, 7), 9, ny(23, 18)),  # started before opening: a whole day
     ],
 )
-def test_business_time_skips_nights_weekends_and_holidays(start: datetime, hours: int, expected: datetime) -> None:
+def test_business_time_skips_nights_weekends_and_holidays(
+    start: datetime, hours: int, expected: datetime
+) -> None:
     assert US_CALENDAR.add(start, hours * 3600) == expected
     assert US_CALENDAR.between(start, expected) == hours * 3600
 
@@ -274,8 +276,9 @@ def test_a_default_the_state_refuses_is_skipped_and_said_so(app: Flask, db: Sess
 
 def test_business_calendar_setting_is_used_for_agent_targets(db: Session) -> None:
     _shop, market = shop_with_market(db)
-    db.add(BusinessCalendarSetting(market_id=market.id, opens="08:00", closes="20:00", weekdays=[0, 1, 2, 3, 4, 5],
-                                   public_holidays=False, closed_days=["2026-11-24"]))
+    db.add(BusinessCalendarSetting(market_id=market.id, opens="08:00", closes="20:00",
+                                   weekdays=[0, 1, 2, 3, 4, 5], public_holidays=False,
+                                   closed_days=["2026-11-24"]))
     db.flush()
     case = make_case(db, market, type=CaseType.REFUND_ONLY)
     events.open_case(db, case, AGENT, now=ny(23, 16))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -32,8 +31,10 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["market_id"], ["markets.id"], name=op.f("fk_deadline_settings_market_id_markets")),
-        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"], name=op.f("fk_deadline_settings_updated_by_id_users")),
+        sa.ForeignKeyConstraint(["market_id"], ["markets.id"],
+                                name=op.f("fk_deadline_settings_market_id_markets")),
+        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"],
+                                name=op.f("fk_deadline_settings_updated_by_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deadline_settings")),
     )
     with op.batch_alter_table("deadline_settings", schema=None) as batch_op:
@@ -48,14 +49,16 @@ def upgrade() -> None:
         sa.Column("closed_days", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["market_id"], ["markets.id"], name=op.f("fk_business_calendars_market_id_markets")),
-        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"], name=op.f("fk_business_calendars_updated_by_id_users")),
+        sa.ForeignKeyConstraint(["market_id"], ["markets.id"],
+                                name=op.f("fk_business_calendars_market_id_markets")),
+        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"],
+                                name=op.f("fk_business_calendars_updated_by_id_users")),
         sa.PrimaryKeyConstraint("market_id", name=op.f("pk_business_calendars")),
     )
     with op.batch_alter_table("deadlines", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("clock", sa.Enum("calendar", "business", name="deadlineclock", native_enum=False,
-                                                       create_constraint=False, length=32),
-                                      server_default="calendar", nullable=False))
+        clock = sa.Enum("calendar", "business", name="deadlineclock", native_enum=False,
+                        create_constraint=False, length=32)
+        batch_op.add_column(sa.Column("clock", clock, server_default="calendar", nullable=False))
 
 
 def downgrade() -> None:

@@ -41,3 +41,6 @@ def users() -> ResponseReturnValue:
         status = 422
     people = session.scalars(select(User).order_by(User.role, User.email)).all()
     return render("admin/users.html", form=form, users=people, status=status)
+
+
+from portal.admin import tokens  # noqa: E402,F401  (registers the API token pages on bp)

@@ -18,11 +18,10 @@ from portal.cases.views import CONFIRM, case_page, load_case
 from portal.db import db_session
 from portal.domain import events, lifecycle
 from portal.domain import operations as ops
-from portal.domain.attachments import store_attachment
-from portal.domain.enums import Disposition, EvidenceKind, EvidenceSource, InspectionResult, Role
+from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
+from portal.domain.evidence import add_evidence
 from portal.domain.lifecycle import Actor, ConflictError, LifecycleError
-from portal.domain.models import Case, EvidenceItem, User
-from portal.domain.uploads import check_upload
+from portal.domain.models import Case, User
 
 Handler = Callable[[Session, Case, Actor, dict[str, str]], object]
 
@@ -118,25 +117,11 @@ def _evidence(session: Session, case: Case, actor: Actor, form: dict[str, str]) 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise LifecycleError(lifecycle.N_("Choose a file to add."))
-    kind = _choice(EvidenceKind, form.get("kind", ""))
-    data = upload.read()
-    content_type = check_upload(data, kind)
-    attachment = store_attachment(session, current_app.extensions["attachments"], data, content_type)
-    session.add(
-        EvidenceItem(
-            case=case,
-            kind=kind,
-            source=EvidenceSource.SELLER,
-            sha256=attachment.sha256,
-            filename=upload.filename[-200:],
-            caption=form.get("caption", "").strip()[:300] or None,
-            uploaded_by_id=actor.user.id if actor.user else None,
-        )
+    add_evidence(
+        session, current_app.extensions["attachments"], case, actor, data=upload.read(),
+        filename=upload.filename, kind=_choice(EvidenceKind, form.get("kind", "")),
+        caption=form.get("caption"),
     )
-    lifecycle.record(
-        session, case, actor, "evidence_added", {"kind": kind.value, "sha256": attachment.sha256}
-    )
-    events.handle_event(session, case, "evidence_added")
 
 
 EXTRA: dict[str, Handler] = {

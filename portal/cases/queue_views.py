@@ -53,7 +53,8 @@ def _day_start(text: str | None, zone: ZoneInfo, days: int = 0) -> datetime | No
 
 def filter_from_args(args: Any) -> CaseFilter:
     q = args.get("q", "")[:100]
-    zone = ZoneInfo(str(get_timezone()))
+    # Links from the analytics dashboard count days in UTC, as its figures do.
+    zone = ZoneInfo("UTC") if args.get("tz") == "UTC" else ZoneInfo(str(get_timezone()))
     return CaseFilter(
         q=q,
         # An agent who types an order id or tracking number wants the case whatever its status.
@@ -65,6 +66,8 @@ def filter_from_args(args: Any) -> CaseFilter:
         market=args.get("market", "")[:2],
         channel=args.get("channel", ""),
         category=args.get("category", "")[:32],
+        sku=args.get("sku", "")[:64],
+        campaign=args.get("campaign", "")[:12],
         assignee=args.get("assignee", "")[:12],
         value_min=_decimal(args.get("value_min")),
         value_max=_decimal(args.get("value_max")),

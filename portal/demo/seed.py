@@ -22,8 +22,8 @@ from portal.demo.policies import build_policies
 from portal.demo.world import World
 from portal.domain import audit
 from portal.domain.attachments import AttachmentStore
-from portal.domain.enums import Role, TrackingStatus
-from portal.domain.models import Base, Case, CaseEvent, Shop, TrackingEvent, User
+from portal.domain.enums import DeadlineClock, Role, TrackingStatus
+from portal.domain.models import Base, Case, CaseEvent, DeadlineSetting, Shop, TrackingEvent, User
 from portal.domain.users import hash_password
 
 DEMO_PASSWORD = "aftersales-demo"
@@ -148,6 +148,9 @@ def seed_demo(session: Session, store: AttachmentStore, *, scale: float = 1.0, s
         build_campaigns(world)
         build_policies(world, world.users["ops@demo.test"])
         session.flush()
+        # Malaysian requests must be answered within 24 hours, not the usual 48.
+        session.add(DeadlineSetting(market_id=world.markets["MY"].id, name="seller_response", hours=24,
+                                    clock=DeadlineClock.CALENDAR))
 
         plans = plan_cases(world.rng, max(len(COVERAGE), round(CASES * scale)))
         needed = Counter(plan.pool for plan in plans)

@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from portal.domain import audit
 from portal.domain.business_hours import BusinessCalendar
 from portal.domain.enums import CaseStatus as S
 from portal.domain.enums import CaseType as T
 from portal.domain.enums import DeadlineClock, DeadlineKind, DeadlineState
-from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting, Market
+from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting, Market, User
 from portal.domain.types import N_, utcnow
 
 LIVE = (DeadlineState.PENDING, DeadlineState.PAUSED)
@@ -244,3 +245,92 @@ def met(case: Case, name: str) -> None:
     for deadline in _live(case):
         if deadline.name == name:
             deadline.state = DeadlineState.CANCELLED
+
+
+class SettingError(ValueError):
+    """A deadline or calendar setting that cannot be saved, with a message for the user."""
+
+    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.params = params
+
+
+def save_setting(
+    session: Session,
+    actor: User,
+    name: str,
+    market_id: int | None,
+    case_type: T | None,
+    hours: Decimal,
+    clock: DeadlineClock,
+    enabled: bool,
+) -> DeadlineSetting:
+    """Add or change the setting for exactly this market and type; deadlines started later use it."""
+    if name not in RULES:
+        raise SettingError(N_("There is no deadline called %(name)s."), name=name)
+    if not (Decimal("0.25") <= hours <= Decimal(2000)):
+        raise SettingError(N_("A deadline runs between a quarter of an hour and 2,000 hours."))
+    row = session.scalar(
+        select(DeadlineSetting).where(
+            DeadlineSetting.name == name,
+            DeadlineSetting.market_id.is_(None) if market_id is None
+            else DeadlineSetting.market_id == market_id,
+            DeadlineSetting.case_type.is_(None) if case_type is None
+            else DeadlineSetting.case_type == case_type,
+        )
+    )
+    if row is None:
+        row = DeadlineSetting(name=name, market_id=market_id, case_type=case_type)
+        session.add(row)
+    row.hours, row.clock, row.enabled = hours, clock, enabled
+    row.updated_at, row.updated_by_id = utcnow(), actor.id
+    session.flush()
+    audit.record(session, "deadline_setting.saved", "deadline_setting", row.id, {
+        "name": name, "market_id": market_id, "case_type": case_type.value if case_type else None,
+        "hours": str(hours), "clock": clock.value, "enabled": enabled,
+    }, actor=actor)
+    return row
+
+
+def remove_setting(session: Session, actor: User, setting_id: int) -> None:
+    row = session.get(DeadlineSetting, setting_id)
+    if row is None:
+        raise SettingError(N_("That setting was already removed."))
+    audit.record(session, "deadline_setting.removed", "deadline_setting", row.id, {
+        "name": row.name, "market_id": row.market_id,
+        "case_type": row.case_type.value if row.case_type else None,
+    }, actor=actor)
+    session.delete(row)
+
+
+def save_calendar(
+    session: Session,
+    actor: User,
+    market: Market,
+    opens: time,
+    closes: time,
+    weekdays: list[int],
+    public: bool,
+    closed_days: frozenset[date],
+) -> BusinessCalendarSetting:
+    if closes <= opens:
+        raise SettingError(N_("Closing time must be after opening time."), field="closes")
+    if not weekdays or any(day not in range(7) for day in weekdays):
+        raise SettingError(N_("Choose at least one working day."), field="weekdays")
+    row = session.get(BusinessCalendarSetting, market.id)
+    if row is None:
+        row = BusinessCalendarSetting(market_id=market.id)
+        session.add(row)
+    row.opens, row.closes = opens.strftime("%H:%M"), closes.strftime("%H:%M")
+    row.weekdays = sorted(set(weekdays))
+    row.public_holidays = public
+    row.closed_days = sorted(d.isoformat() for d in closed_days)
+    row.updated_at, row.updated_by_id = utcnow(), actor.id
+    session.flush()
+    audit.record(session, "business_calendar.saved", "market", market.id, {
+        "opens": row.opens, "closes": row.closes, "weekdays": row.weekdays,
+        "public_holidays": public, "closed_days": row.closed_days,
+    }, actor=actor)
+    return row

@@ -7,8 +7,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain import audit, deadline_index
@@ -159,3 +160,58 @@ def beat(
         row.failures_total = (row.failures_total or 0) + result.failures
         row.last_error = error
         session.commit()
+
+
+@dataclass
+class SchedulerStatus:
+    beat: SchedulerHeartbeat
+    alive: bool
+    seconds_since: float | None
+
+
+@dataclass
+class Health:
+    """What an admin needs to know the scheduler is alive and keeping up."""
+
+    schedulers: list[SchedulerStatus]
+    pending: int
+    paused: int
+    backlog: int  # pending and already due: firing them is the scheduler's job right now
+    oldest_due: datetime | None
+    fired_last_hour: int
+    fired_last_day: int
+    late_last_day: int
+    retrying: int  # failed at least once and will be tried again
+    given_up: int  # cancelled after MAX_ATTEMPTS failures
+
+    @property
+    def alive(self) -> bool:
+        return any(s.alive for s in self.schedulers)
+
+
+def health(session: Session, now: datetime, interval_seconds: float) -> Health:
+    # A scheduler that has not swept for three intervals (and at least half a minute) is not keeping up.
+    stale_after = max(3 * interval_seconds, 30.0)
+    statuses = []
+    for row in session.scalars(select(SchedulerHeartbeat).order_by(SchedulerHeartbeat.last_sweep_at.desc())):
+        since = (now - row.last_sweep_at).total_seconds() if row.last_sweep_at else None
+        statuses.append(SchedulerStatus(row, since is not None and since <= stale_after, since))
+
+    def count(*conditions: Any) -> int:
+        return session.scalar(select(func.count()).select_from(Deadline).where(*conditions)) or 0
+
+    pending = Deadline.state == DeadlineState.PENDING
+    fired = Deadline.state == DeadlineState.FIRED
+    today = Deadline.fired_at >= now - timedelta(days=1)
+    return Health(
+        schedulers=statuses,
+        pending=count(pending),
+        paused=count(Deadline.state == DeadlineState.PAUSED),
+        backlog=count(pending, Deadline.due_at <= now),
+        oldest_due=session.scalar(select(func.min(Deadline.due_at)).where(pending, Deadline.due_at <= now)),
+        fired_last_hour=count(fired, Deadline.fired_at >= now - timedelta(hours=1)),
+        fired_last_day=count(fired, today),
+        late_last_day=count(fired, Deadline.fired_late.is_(True), today),
+        retrying=count(pending, Deadline.attempts > 0),
+        given_up=count(Deadline.state == DeadlineState.CANCELLED, Deadline.last_error.is_not(None)),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.models import Case, EvidenceItem, Market, Order, Shipment
@@ -37,3 +37,15 @@ def load_case(session: Session, number: str | None = None, case_id: int | None =
 
 def market_codes(session: Session) -> list[str]:
     return sorted(session.scalars(select(Market.code).distinct()))
+
+
+def next_case_number(session: Session) -> str:
+    """A free case number after the highest in use (numbers follow ids closely, as the demo numbers them).
+
+    Every way a case arrives (marketplace, carrier, CSV import, API) numbers it here; the unique
+    constraint on the number catches two writers that picked the same one at once.
+    """
+    candidate = 100001 + (session.scalar(select(func.max(Case.id))) or 0)
+    while session.scalar(select(Case.id).where(Case.number == f"AS-{candidate}")) is not None:
+        candidate += 1
+    return f"AS-{candidate}"

@@ -30,6 +30,8 @@ class CaseFilter:
     market: str = ""
     channel: str = ""
     category: str = ""
+    sku: str = ""  # cases with an item of this SKU
+    campaign: str = ""  # a campaign id: cases whose order came through that ad campaign
     assignee: str = ""  # a user id, "none" for unassigned, or "" for anyone
     value_min: Decimal | None = None
     value_max: Decimal | None = None
@@ -78,6 +80,16 @@ def case_query(f: CaseFilter) -> Select[tuple[Case]]:
                 .where(CaseItem.case_id == Case.id, OrderItem.category == f.category)
             )
         )
+    if f.sku:
+        query = query.where(
+            exists(
+                select(CaseItem.id)
+                .join(OrderItem)
+                .where(CaseItem.case_id == Case.id, OrderItem.sku == f.sku)
+            )
+        )
+    if f.campaign.isdigit():
+        query = query.where(Case.order_id.in_(select(Order.id).where(Order.campaign_id == int(f.campaign))))
     if f.assignee == "none":
         query = query.where(Case.assignee_id.is_(None))
     elif f.assignee.isdigit():

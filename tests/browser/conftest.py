@@ -42,7 +42,12 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        # A form sent back with its errors answers 422 (or 409 for a stale edit) on purpose; Chromium
+        # logs that page load as an error. Any other failed load is a real problem.
+        deliberate = message.text.startswith("Failed to load resource") and any(
+            f"status of {code} " in message.text for code in (409, 422)
+        )
+        if message.type == "error" and not deliberate:
             problems.append(message.text)
 
     tab.on("console", on_console)

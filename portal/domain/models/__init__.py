@@ -1,5 +1,7 @@
 """Every table of the portal; import models from here."""
 
+from portal.domain.models.analytics import AnalyticsDaily, AnalyticsDirty, AnalyticsDuration
+from portal.domain.models.api import ApiIdempotencyKey, ApiToken
 from portal.domain.models.audit import AuditEntry
 from portal.domain.models.base import Base
 from portal.domain.models.cases import (
@@ -20,13 +22,25 @@ from portal.domain.models.cases import (
 )
 from portal.domain.models.catalog import Campaign, ExchangeRate, Market, Product, ReturnAddress, Shop
 from portal.domain.models.deadline_config import BusinessCalendarSetting, DeadlineSetting
+from portal.domain.models.intake import ImportBatch, TrackingStaleMark, UnmatchedTrackingUpdate
 from portal.domain.models.jobs import Job
+from portal.domain.models.marketplace import (
+    MarketplaceCommand,
+    MarketplaceEntity,
+    MarketplaceEvent,
+    MarketplaceSyncCursor,
+)
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
 from portal.domain.models.policy import Policy, PolicyVersion
 from portal.domain.models.system import SchedulerHeartbeat
 from portal.domain.models.users import User
 
 __all__ = [
+    "AnalyticsDaily",
+    "AnalyticsDirty",
+    "AnalyticsDuration",
+    "ApiIdempotencyKey",
+    "ApiToken",
     "Attachment",
     "AuditEntry",
     "Base",
@@ -45,8 +59,13 @@ __all__ = [
     "Exchange",
     "ExchangeRate",
     "Inspection",
+    "ImportBatch",
     "Job",
     "Market",
+    "MarketplaceCommand",
+    "MarketplaceEntity",
+    "MarketplaceEvent",
+    "MarketplaceSyncCursor",
     "Message",
     "Order",
     "OrderItem",
@@ -60,5 +79,7 @@ __all__ = [
     "Shipment",
     "Shop",
     "TrackingEvent",
+    "TrackingStaleMark",
+    "UnmatchedTrackingUpdate",
     "User",
 ]

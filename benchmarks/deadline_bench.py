@@ -1,0 +1,144 @@
+"""How fast the scheduler fires a flood of due deadlines on PostgreSQL, and what a sweep costs when
+nothing is due.
+
+Run by hand:  .venv/bin/python benchmarks/deadline_bench.py [--deadlines 100000] [--pending 1000000]
+
+1. Fills a fresh PostgreSQL database with cases and DEADLINES deadlines all due now, starts one (then,
+   on a second fresh copy, two) real scheduler processes (`flask --app wsgi scheduler run`), and times
+   how long until every deadline has fired. Each firing is the real effect: timeline entry, audit entry
+   and the policy's decision for `deadline "NAME"`, in one transaction.
+2. Adds PENDING deadlines due in the future and times a sweep that finds nothing due.
+It then checks that every deadline fired exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from queue_bench import fill  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from portal import create_app, migrate  # noqa: E402
+from portal.db import make_engine  # noqa: E402
+from portal.domain import deadlines  # noqa: E402
+
+
+def add_deadlines(url: str, count: int, due: str, name: str) -> None:
+    """COUNT deadlines spread over the cases, due at the SQL expression DUE."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        cases = conn.scalar(text("SELECT count(*) FROM cases"))
+        conn.execute(text(
+            f"""INSERT INTO deadlines (case_id, name, kind, clock, state, due_at, pauses_while_waiting,
+                                       attempts, fired_late, created_at)
+                SELECT (n % :cases) + 1, :name || '_' || (n / :cases), 'policy', 'calendar', 'pending', {due},
+                       false, 0, false, now()
+                FROM generate_series(0, :count - 1) AS n"""
+        ), {"cases": cases, "count": count, "name": name})
+    engine.dispose()
+
+
+def scalar(url: str, sql: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        value = conn.scalar(text(sql))
+    engine.dispose()
+    return int(value or 0)
+
+
+def fire_with(url: str, processes: int, total: int, workdir: Path) -> float:
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "ATTACHMENTS_DIR": str(workdir / "att"),
+           "SCHEDULER_INTERVAL_SECONDS": "0.5", "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    running = [
+        subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=ROOT,
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(processes)
+    ]
+    try:
+        last_report = started
+        while True:
+            left = scalar(url, "SELECT count(*) FROM deadlines WHERE state = 'pending' AND due_at <= now()")
+            if left == 0:
+                break
+            if time.perf_counter() - last_report > 30:
+                done = total - left
+                rate = done / (time.perf_counter() - started)
+                print(f"    … {done:,} fired, {rate:,.0f}/s")
+                last_report = time.perf_counter()
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait(timeout=60)
+    fired = scalar(url, "SELECT count(*) FROM case_events WHERE kind = 'deadline_expired'")
+    twice = scalar(url, """SELECT count(*) FROM (SELECT data->>'deadline_id' FROM case_events
+                           WHERE kind = 'deadline_expired' GROUP BY 1 HAVING count(*) > 1) AS d""")
+    print(f"  {processes} scheduler process(es): {total:,} deadlines fired in {elapsed:.1f}s "
+          f"({total / elapsed:,.0f}/s); timeline entries {fired:,}, fired twice: {twice}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deadlines", type=int, default=100_000)
+    parser.add_argument("--pending", type=int, default=1_000_000)
+    parser.add_argument("--cases", type=int, default=10_000)
+    options = parser.parse_args()
+    from support.postgres import PostgresCluster
+
+    cluster = PostgresCluster()
+    cluster.start()
+    workdir = Path(tempfile.mkdtemp())
+    try:
+        for processes in (1, 2):
+            url = cluster.create_database(f"bench{processes}")
+            migrate.upgrade(url)
+            fill(url, options.cases)
+            engine = make_engine(url)
+            with engine.begin() as conn:  # only the benchmark's deadlines
+                conn.execute(text("UPDATE deadlines SET state = 'cancelled'"))
+            engine.dispose()
+            add_deadlines(url, options.deadlines, "now() - interval '1 minute'", "flood")
+            print(f"{options.deadlines:,} deadlines due at once over {options.cases:,} cases")
+            fire_with(url, processes, options.deadlines, workdir)
+
+        url = cluster.url("bench1")
+        add_deadlines(url, options.pending, "now() + interval '30 days'", "later")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE deadlines"))
+        engine.dispose()
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench",
+                          "ATTACHMENTS_DIR": str(workdir / "att")})
+        factory = app.extensions["database"].sessionmaker
+        times = []
+        for _ in range(50):
+            started = time.perf_counter()
+            result = deadlines.sweep(factory)
+            times.append((time.perf_counter() - started) * 1000)
+            assert result.processed == 0
+        pending = scalar(url, "SELECT count(*) FROM deadlines WHERE state = 'pending'")
+        times.sort()
+        print(f"idle sweep with {pending:,} pending deadlines: median {statistics.median(times):.2f} ms, "
+              f"p95 {times[int(len(times) * 0.95) - 1]:.2f} ms (50 sweeps)")
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

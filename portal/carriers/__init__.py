@@ -1,0 +1,1 @@
+"""Carrier tracking webhooks (AfterShip, 17TRACK) and the stale-tracking check."""

@@ -1,0 +1,542 @@
+"""Building the analytics rollups of one UTC day and market, and keeping them right as cases change.
+
+Every write through the ORM that touches a case, an order or anything hanging off them marks the
+(day, market) it counts in as dirty, in the same transaction (`install` below). Dirty days are rebuilt
+from the source tables by the scheduler and, for the period being looked at, just before the dashboard
+reads them; so a figure is never older than the last committed change. Bulk SQL that bypasses the ORM
+calls `mark_cases` / `mark_orders` itself, or `mark_everything` followed by `refresh_dirty`.
+"""
+
+from __future__ import annotations
+
+import math
+import time as time_module
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, event, exists, inspect, select, text, union
+from sqlalchemy.orm import Session
+
+from portal.domain.enums import (
+    DeadlineKind,
+    DeadlineState,
+    DisputeStatus,
+    OrderStatus,
+    RefundKind,
+    RefundStatus,
+)
+from portal.domain.enums import TrackingStatus as TS
+from portal.domain.models import (
+    AnalyticsDaily,
+    AnalyticsDirty,
+    AnalyticsDuration,
+    Case,
+    CaseEvent,
+    CaseItem,
+    Deadline,
+    Decision,
+    Dispute,
+    Exchange,
+    Inspection,
+    Order,
+    OrderItem,
+    Refund,
+    ReturnShipment,
+    Shipment,
+    TrackingEvent,
+)
+
+# A tracked parcel that ever reached one of these has had a logistics exception.
+EXCEPTION_STATUSES = (TS.ATTEMPT_FAIL, TS.EXCEPTION, TS.EXPIRED)
+# Policy actions that decide a case; a decision made only of manual_review, assign or notify decides nothing.
+DECIDING_ACTIONS = frozenset(
+    {
+        "approve_return",
+        "refund",
+        "refund_without_return",
+        "pre_refund",
+        "partial_refund",
+        "coupon",
+        "exchange",
+        "reject",
+        "request_evidence",
+        "request_redelivery",
+        "resolve",
+        "close",
+    }
+)
+COUNT_COLUMNS = (
+    "orders",
+    "cases",
+    "auto_cases",
+    "deadlines",
+    "deadlines_missed",
+    "disputes_opened",
+    "disputes_won",
+    "disputes_lost",
+    "shipments",
+    "exceptions",
+)
+MONEY_COLUMNS = ("revenue", "refund_full", "refund_returnless", "refund_partial", "refund_coupon")
+METRICS = ("first_response", "refund")
+NO_CAMPAIGN = ""
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def bucket(minutes: int) -> int:
+    """The upper bound, in minutes, of the histogram bucket holding a duration of `minutes`."""
+    for limit, width in ((60, 1), (360, 5), (1440, 15), (7 * 1440, 60), (30 * 1440, 360)):
+        if minutes <= limit:
+            return max(0, math.ceil(minutes / width) * width)
+    return math.ceil(minutes / 1440) * 1440
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Whole minutes, rounded up: a reply after 61 seconds took two started minutes."""
+    return max(0, math.ceil((end - start).total_seconds() / 60))
+
+
+class _Rows:
+    """Sums per (dim, key, currency) for one day and market."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+
+    def add(self, dim: str, key: str, currency: str, **measures: Any) -> None:
+        row = self.sums[(dim, key[:120], currency)]
+        for name, value in measures.items():
+            row[name] += value
+
+    def records(self, day: date, market_id: int) -> list[dict[str, Any]]:
+        out = []
+        for (dim, key, currency), row in self.sums.items():
+            record: dict[str, Any] = {
+                "day": day,
+                "market_id": market_id,
+                "dim": dim,
+                "key": key,
+                "currency": currency,
+            }
+            record.update({name: int(row.get(name, 0)) for name in COUNT_COLUMNS})
+            record.update({name: Decimal(row.get(name, 0)) for name in MONEY_COLUMNS})
+            out.append(record)
+        return out
+
+
+def _orders(session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime) -> None:
+    where = (
+        Order.market_id == market_id,
+        Order.placed_at >= start,
+        Order.placed_at < end,
+        Order.status != OrderStatus.CANCELLED,
+    )
+    currency_of: dict[int, str] = {}
+    for order_id, currency, total, channel, campaign_id in session.execute(
+        select(Order.id, Order.currency, Order.total_amount, Order.channel, Order.campaign_id).where(*where)
+    ):
+        currency_of[order_id] = currency
+        for dim, key in (
+            ("all", ""),
+            ("channel", str(channel)),
+            ("campaign", str(campaign_id) if campaign_id else NO_CAMPAIGN),
+        ):
+            if dim == "campaign" and not campaign_id:
+                continue
+            rows.add(dim, key, currency, orders=1, revenue=total)
+    seen: set[tuple[int, str, str]] = set()
+    for order_id, sku, category, price, quantity in session.execute(
+        select(
+            OrderItem.order_id, OrderItem.sku, OrderItem.category, OrderItem.unit_price, OrderItem.quantity
+        )
+        .join(Order, OrderItem.order_id == Order.id)
+        .where(*where)
+    ):
+        currency = currency_of.get(order_id)
+        if currency is None:
+            continue
+        for dim, key in (("sku", sku), ("category", category)):
+            first = (order_id, dim, key) not in seen
+            seen.add((order_id, dim, key))
+            rows.add(dim, key, currency, orders=1 if first else 0, revenue=price * quantity)
+    had_exception = exists().where(
+        TrackingEvent.shipment_id == Shipment.id, TrackingEvent.status.in_(EXCEPTION_STATUSES)
+    )
+    for carrier, status, flagged in session.execute(
+        select(Shipment.carrier, Shipment.status, had_exception)
+        .join(Order, Shipment.order_id == Order.id)
+        .where(*where)
+    ):
+        exception = 1 if flagged or status in EXCEPTION_STATUSES else 0
+        rows.add("carrier", carrier or "?", "", shipments=1, exceptions=exception)
+
+
+def _first_deciding(actions: Any) -> bool:
+    names = {a.get("name") for a in actions or [] if isinstance(a, dict)}
+    return bool(names & DECIDING_ACTIONS)
+
+
+def _cases(
+    session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime
+) -> dict[tuple[str, int], int]:
+    where = (Case.market_id == market_id, Case.opened_at >= start, Case.opened_at < end)
+    ids = select(Case.id).where(*where).scalar_subquery()
+    cases = session.execute(
+        select(
+            Case.id,
+            Case.currency,
+            Case.type,
+            Case.reason,
+            Case.opened_at,
+            Case.first_response_at,
+            Order.channel,
+            Order.campaign_id,
+        )
+        .join(Order, Case.order_id == Order.id)
+        .where(*where)
+    ).all()
+    if not cases:
+        return {}
+    items: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for case_id, sku, category in session.execute(
+        select(CaseItem.case_id, OrderItem.sku, OrderItem.category)
+        .join(OrderItem, CaseItem.order_item_id == OrderItem.id)
+        .where(CaseItem.case_id.in_(ids))
+    ):
+        items[case_id].append((sku, category))
+    received = set(
+        session.scalars(
+            select(ReturnShipment.case_id).where(
+                ReturnShipment.case_id.in_(ids), ReturnShipment.received_at.is_not(None)
+            )
+        )
+    )
+    refunds: dict[int, list[tuple[RefundKind, Decimal, str, datetime]]] = defaultdict(list)
+    for case_id, kind, amount, currency, created_at in session.execute(
+        select(Refund.case_id, Refund.kind, Refund.amount, Refund.currency, Refund.created_at).where(
+            Refund.case_id.in_(ids), Refund.status != RefundStatus.FAILED
+        )
+    ):
+        refunds[case_id].append((kind, amount, currency, created_at))
+    rule_of: dict[int, str] = {}
+    for case_id, rule_name, rule_line, actions in session.execute(
+        select(Decision.case_id, Decision.rule_name, Decision.rule_line, Decision.actions)
+        .where(Decision.case_id.in_(ids), Decision.automated.is_(True))
+        .order_by(Decision.decided_at, Decision.id)
+    ):
+        if case_id not in rule_of and _first_deciding(actions):
+            rule_of[case_id] = rule_name or (f"#{rule_line}" if rule_line else "")
+    deadlines: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for case_id, state in session.execute(
+        select(Deadline.case_id, Deadline.state).where(
+            Deadline.case_id.in_(ids), Deadline.kind == DeadlineKind.PLATFORM
+        )
+    ):
+        deadlines[case_id][0] += 1
+        deadlines[case_id][1] += 1 if state == DeadlineState.FIRED else 0
+    disputes: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for case_id, status in session.execute(
+        select(Dispute.case_id, Dispute.status).where(Dispute.case_id.in_(ids))
+    ):
+        disputes[case_id][0] += 1
+        disputes[case_id][1] += 1 if status == DisputeStatus.WON else 0
+        disputes[case_id][2] += 1 if status == DisputeStatus.LOST else 0
+
+    histogram: dict[tuple[str, int], int] = defaultdict(int)
+    for case_id, currency, type_, reason, opened_at, first_response_at, channel, campaign_id in cases:
+        keys = [("all", ""), ("channel", str(channel)), ("reason", str(reason)), ("type", str(type_))]
+        if campaign_id:
+            keys.append(("campaign", str(campaign_id)))
+        skus = sorted({sku for sku, _ in items[case_id]})
+        categories = sorted({category for _, category in items[case_id]})
+        keys += [("sku", sku) for sku in skus] + [("category", c) for c in categories]
+        keys += [("catreason", f"{c}\t{reason}") for c in categories]
+        automated = case_id in rule_of
+        counts = {
+            "cases": 1,
+            "auto_cases": 1 if automated else 0,
+            "deadlines": deadlines[case_id][0] if case_id in deadlines else 0,
+            "deadlines_missed": deadlines[case_id][1] if case_id in deadlines else 0,
+            "disputes_opened": disputes[case_id][0] if case_id in disputes else 0,
+            "disputes_won": disputes[case_id][1] if case_id in disputes else 0,
+            "disputes_lost": disputes[case_id][2] if case_id in disputes else 0,
+        }
+        money: list[tuple[str, str, Decimal]] = []
+        first_refund: datetime | None = None
+        for kind, amount, refund_currency, created_at in refunds.get(case_id, []):
+            if kind == RefundKind.COUPON:
+                money.append((refund_currency, "refund_coupon", amount))
+                continue
+            if kind == RefundKind.PARTIAL:
+                money.append((refund_currency, "refund_partial", amount))
+            elif case_id in received:
+                money.append((refund_currency, "refund_full", amount))
+            else:
+                money.append((refund_currency, "refund_returnless", amount))
+            first_refund = created_at if first_refund is None else min(first_refund, created_at)
+        for dim, key in keys:
+            rows.add(dim, key, currency, **counts)
+            for refund_currency, column, amount in money:
+                rows.add(dim, key, refund_currency, **{column: amount})
+        if automated:
+            rows.add("rule", rule_of[case_id], currency, cases=1)
+        if first_response_at is not None:
+            histogram[("first_response", bucket(minutes_between(opened_at, first_response_at)))] += 1
+        if first_refund is not None:
+            histogram[("refund", bucket(minutes_between(opened_at, first_refund)))] += 1
+    return histogram
+
+
+def _lock(session: Session, day: date, market_id: int) -> None:
+    """On PostgreSQL, one rebuild of a (day, market) at a time; SQLite serialises writers anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": 6_000_000_000 + day.toordinal() * 100_000 + market_id},
+        )
+
+
+def rebuild(session: Session, day: date, market_id: int) -> None:
+    """Replace the rollups of one day and market with figures computed from the source tables."""
+    _lock(session, day, market_id)
+    start, end = day_window(day)
+    rows = _Rows()
+    _orders(session, rows, market_id, start, end)
+    histogram = _cases(session, rows, market_id, start, end)
+    session.execute(
+        delete(AnalyticsDaily).where(AnalyticsDaily.day == day, AnalyticsDaily.market_id == market_id)
+    )
+    session.execute(
+        delete(AnalyticsDuration).where(
+            AnalyticsDuration.day == day, AnalyticsDuration.market_id == market_id
+        )
+    )
+    records = rows.records(day, market_id)
+    if records:
+        session.execute(AnalyticsDaily.__table__.insert(), records)
+    if histogram:
+        session.execute(
+            AnalyticsDuration.__table__.insert(),
+            [
+                {"day": day, "market_id": market_id, "metric": metric, "bucket": b, "cases": n}
+                for (metric, b), n in histogram.items()
+            ],
+        )
+
+
+def _insert_dirty(session: Session, pairs: Iterable[tuple[date, int]]) -> None:
+    rows = [{"day": d, "market_id": m} for d, m in sorted(set(pairs))]
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(AnalyticsDirty.__table__).on_conflict_do_nothing()
+    for start in range(0, len(rows), 1000):
+        session.connection().execute(statement, rows[start : start + 1000])
+
+
+def mark_cases(session: Session, case_ids: Iterable[int]) -> None:
+    ids = sorted(set(case_ids))
+    pairs = []
+    for start in range(0, len(ids), 500):
+        pairs += [
+            (day_of(opened), market)
+            for opened, market in session.execute(
+                select(Case.opened_at, Case.market_id).where(Case.id.in_(ids[start : start + 500]))
+            )
+        ]
+    _insert_dirty(session, pairs)
+
+
+def mark_orders(session: Session, order_ids: Iterable[int]) -> None:
+    ids = sorted(set(order_ids))
+    pairs = []
+    for start in range(0, len(ids), 500):
+        pairs += [
+            (day_of(placed), market)
+            for placed, market in session.execute(
+                select(Order.placed_at, Order.market_id).where(Order.id.in_(ids[start : start + 500]))
+            )
+        ]
+    _insert_dirty(session, pairs)
+
+
+def mark_everything(session: Session) -> None:
+    """Mark every day that has a case or an order (after a bulk load, or to rebuild from scratch)."""
+    if session.get_bind().dialect.name == "postgresql":
+        day = "CAST(({col} AT TIME ZONE 'UTC') AS DATE)"
+    else:
+        day = "DATE({col})"
+    found = session.execute(
+        union(
+            select(text(day.format(col="opened_at")), Case.market_id).select_from(Case.__table__).distinct(),
+            select(text(day.format(col="placed_at")), Order.market_id)
+            .select_from(Order.__table__)
+            .distinct(),
+        )
+    ).all()
+    pairs = [(d if isinstance(d, date) else date.fromisoformat(d), m) for d, m in found]
+    _insert_dirty(session, pairs)
+
+
+def dirty_pairs(
+    session: Session, start: date | None = None, end: date | None = None, market_id: int | None = None
+) -> list[tuple[date, int]]:
+    query = select(AnalyticsDirty.day, AnalyticsDirty.market_id).order_by(
+        AnalyticsDirty.day, AnalyticsDirty.market_id
+    )
+    if start is not None:
+        query = query.where(AnalyticsDirty.day >= start)
+    if end is not None:
+        query = query.where(AnalyticsDirty.day <= end)
+    if market_id is not None:
+        query = query.where(AnalyticsDirty.market_id == market_id)
+    return [(d, m) for d, m in session.execute(query)]
+
+
+def refresh_dirty(
+    session: Session,
+    start: date | None = None,
+    end: date | None = None,
+    market_id: int | None = None,
+    limit: int | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Rebuild the dirty days (within a range, when given), each in its own committed transaction.
+
+    A day is claimed by deleting its dirty mark; a change committed meanwhile marks it again, so it is
+    rebuilt once more rather than missed.
+    """
+    apply_marks(session)
+    session.commit()
+    done = 0
+    stop_at = None if seconds is None else time_module.monotonic() + seconds
+    for day, market in dirty_pairs(session, start, end, market_id)[:limit]:
+        if stop_at is not None and time_module.monotonic() > stop_at:
+            break
+        claimed = session.execute(
+            delete(AnalyticsDirty).where(AnalyticsDirty.day == day, AnalyticsDirty.market_id == market)
+        ).rowcount
+        if claimed == 1:
+            rebuild(session, day, market)
+            done += 1
+        session.commit()
+    return done
+
+
+def rebuild_everything(session: Session) -> int:
+    """Build every rollup from scratch (the demo seed and `flask analytics rebuild` use this)."""
+    session.execute(delete(AnalyticsDaily))
+    session.execute(delete(AnalyticsDuration))
+    mark_everything(session)
+    session.commit()
+    return refresh_dirty(session)
+
+
+# --- marking from the ORM -------------------------------------------------------------------------
+
+_KEY = "analytics_marks"
+_BY_CASE = (CaseItem, Refund, ReturnShipment, Decision, Deadline, Dispute, CaseEvent, Exchange, Inspection)
+_BY_ORDER = (OrderItem, Shipment)
+
+
+def _old_and_new(obj: Any, *names: str) -> list[tuple[Any, ...]]:
+    """The values of these attributes now, and before this flush if any of them changed."""
+    state = inspect(obj)
+    now = tuple(getattr(obj, name) for name in names)
+    found = [now]
+    histories = [state.attrs[name].history for name in names]
+    if any(h.deleted for h in histories):
+        found.append(
+            tuple(h.deleted[0] if h.deleted else value for h, value in zip(histories, now, strict=True))
+        )
+    return found
+
+
+def _note(session: Session, _context: Any, _instances: Any = None) -> None:
+    changed = list(session.new) + list(session.dirty) + list(session.deleted)
+    if not changed:
+        return
+    marks = session.info.setdefault(_KEY, {"pairs": set(), "objects": []})
+    for obj in changed:
+        if isinstance(obj, Case):
+            for opened, market in _old_and_new(obj, "opened_at", "market_id"):
+                if opened is not None and market is not None:
+                    marks["pairs"].add((day_of(opened), market))
+            if obj.market_id is None or obj.opened_at is None:
+                marks["objects"].append(obj)  # defaults are filled in by the flush
+        elif isinstance(obj, Order):
+            for placed, market in _old_and_new(obj, "placed_at", "market_id"):
+                if placed is not None and market is not None:
+                    marks["pairs"].add((day_of(placed), market))
+            if obj.market_id is None or obj.placed_at is None:
+                marks["objects"].append(obj)
+        elif isinstance(obj, (*_BY_CASE, *_BY_ORDER, TrackingEvent)):
+            marks["objects"].append(obj)
+
+
+def apply_marks(session: Session) -> None:
+    """Write the dirty marks the ORM noted in this transaction (called just before it commits)."""
+    marks = session.info.pop(_KEY, None)
+    if not marks:
+        return
+    pairs: set[tuple[date, int]] = set(marks["pairs"])
+    case_ids: set[int] = set()
+    order_ids: set[int] = set()
+    shipment_ids: set[int] = set()
+    for obj in marks["objects"]:
+        if isinstance(obj, Case):
+            if obj.opened_at is not None and obj.market_id is not None:
+                pairs.add((day_of(obj.opened_at), obj.market_id))
+        elif isinstance(obj, Order):
+            if obj.placed_at is not None and obj.market_id is not None:
+                pairs.add((day_of(obj.placed_at), obj.market_id))
+        elif isinstance(obj, _BY_CASE):
+            case_id = obj.case_id if obj.case_id is not None else getattr(obj.case, "id", None)
+            if case_id is not None:
+                case_ids.add(case_id)
+        elif isinstance(obj, _BY_ORDER):
+            if obj.order_id is not None:
+                order_ids.add(obj.order_id)
+        elif isinstance(obj, TrackingEvent) and obj.shipment_id is not None:
+            shipment_ids.add(obj.shipment_id)
+    if shipment_ids:
+        ids = sorted(shipment_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            order_ids.update(session.scalars(select(Shipment.order_id).where(Shipment.id.in_(chunk))))
+    with session.no_autoflush:
+        _insert_dirty(session, pairs)
+        mark_cases(session, case_ids)
+        mark_orders(session, order_ids)
+
+
+def _before_commit(session: Session) -> None:
+    if session.info.get(_KEY):
+        session.flush()
+        apply_marks(session)
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_KEY, None)
+
+
+def install() -> None:
+    event.listen(Session, "before_flush", _note)
+    event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_soft_rollback", _forget)
+
+
+install()

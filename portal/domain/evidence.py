@@ -1,0 +1,45 @@
+"""Evidence a person adds to a case (the case page and the API): checked, stored, on the timeline,
+and shown to the policy."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from portal.domain import events, lifecycle
+from portal.domain.attachments import AttachmentStore, store_attachment
+from portal.domain.enums import EvidenceKind, EvidenceSource
+from portal.domain.lifecycle import Actor
+from portal.domain.models import Case, EvidenceItem
+from portal.domain.uploads import check_upload
+
+
+def add_evidence(
+    session: Session,
+    store: AttachmentStore,
+    case: Case,
+    actor: Actor,
+    *,
+    data: bytes,
+    filename: str,
+    kind: EvidenceKind,
+    caption: str | None = None,
+) -> EvidenceItem:
+    """Check and store an uploaded file as evidence, as the case page does, and tell the policy."""
+    content_type = check_upload(data, kind)
+    attachment = store_attachment(session, store, data, content_type)
+    item = EvidenceItem(
+        case=case,
+        kind=kind,
+        source=EvidenceSource.SELLER,
+        sha256=attachment.sha256,
+        filename=filename[-200:],
+        caption=(caption or "").strip()[:300] or None,
+        uploaded_by_id=actor.user.id if actor.user else None,
+    )
+    session.add(item)
+    lifecycle.record(
+        session, case, actor, "evidence_added", {"kind": kind.value, "sha256": attachment.sha256}
+    )
+    events.handle_event(session, case, "evidence_added")
+    session.flush()
+    return item

@@ -1,0 +1,1 @@
+"""The TikTok Shop connection: webhook inbox and processing, reconciliation, API client, command outbox."""

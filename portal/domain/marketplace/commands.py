@@ -1,0 +1,218 @@
+"""Decisions on marketplace returns: queued with the decision, sent to the marketplace exactly once.
+
+Approving, rejecting and refunding a case that came from the marketplace queues a command row in the
+same transaction as the decision (through the lifecycle hooks in portal.domain.hooks). The scheduler
+sends pending commands through the API client with exponential backoff; each command has its own
+idempotency key, so a retry after a timeout cannot act twice, and a command that was sent is never
+claimed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import traceback
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.domain import hooks
+from portal.domain.enums import CaseStatus, RefundKind
+from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
+from portal.domain.models import Case, MarketplaceCommand, MarketplaceEntity, Message, Refund, ReturnShipment
+from portal.domain.types import utcnow
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY = timedelta(hours=1)
+# A claimed command not finished within this is claimed again (the sender died mid-call); the
+# idempotency key makes the repeat harmless.
+LEASE = timedelta(minutes=2)
+
+_mirroring: ContextVar[bool] = ContextVar("marketplace_mirroring", default=False)
+
+
+@contextlib.contextmanager
+def mirroring() -> Iterator[None]:
+    """While applying what the marketplace already did, queue nothing back to it."""
+    token = _mirroring.set(True)
+    try:
+        yield
+    finally:
+        _mirroring.reset(token)
+
+
+def marketplace_return(session: Session, case: Case) -> MarketplaceEntity | None:
+    """The marketplace return a case was opened for, if it came from the marketplace."""
+    if case.id is None:
+        return None
+    return session.scalar(
+        select(MarketplaceEntity).where(
+            MarketplaceEntity.case_id == case.id, MarketplaceEntity.kind == "return"
+        )
+    )
+
+
+def queue_command(
+    session: Session, case: Case, kind: str, payload: dict[str, str]
+) -> MarketplaceCommand | None:
+    if _mirroring.get():
+        return None
+    entity = marketplace_return(session, case)
+    if entity is None:
+        return None
+    command = MarketplaceCommand(
+        case_id=case.id,
+        kind=kind,
+        return_id=entity.external_id,
+        payload=payload,
+        idempotency_key=secrets.token_hex(16),
+        state="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(command)
+    return command
+
+
+@hooks.on_return_approved
+def _approved(session: Session, case: Case, ret: ReturnShipment, message: Message) -> None:
+    entity = marketplace_return(session, case)
+    decision = "APPROVE_REPLACEMENT" if entity and entity.return_type == "REPLACEMENT" else "APPROVE_RETURN"
+    queue_command(session, case, "approve_return", {"decision": decision})
+
+
+@hooks.on_request_rejected
+def _rejected(session: Session, case: Case, reason: str) -> None:
+    entity = marketplace_return(session, case)
+    decision = "REJECT_REPLACEMENT" if entity and entity.return_type == "REPLACEMENT" else "REJECT_REFUND"
+    queue_command(session, case, "reject_return", {"decision": decision, "reason": reason})
+
+
+@hooks.on_refund_issued
+def _refunded(session: Session, case: Case, refund: Refund) -> None:
+    if refund.kind == RefundKind.COUPON:
+        return  # a coupon is the seller's own; the marketplace refund is untouched
+    if refund.kind == RefundKind.PARTIAL:
+        payload = {
+            "decision": "OFFER_PARTIAL_REFUND",
+            "amount": str(refund.amount),
+            "currency": refund.currency,
+        }
+    elif case.status in {CaseStatus.RETURN_RECEIVED, CaseStatus.INSPECTED}:
+        payload = {"decision": "APPROVE_RECEIVED_PACKAGE"}
+    else:
+        payload = {"decision": "APPROVE_REFUND"}
+    command = queue_command(session, case, "refund", payload)
+    if command is not None:
+        refund.idempotency_key = command.idempotency_key
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        (MarketplaceCommand.state == "pending") & (MarketplaceCommand.next_attempt_at <= now),
+        (MarketplaceCommand.state == "sending") & (MarketplaceCommand.next_attempt_at <= now),
+    )
+
+
+def _send(client: MarketplaceClient, command: MarketplaceCommand) -> None:
+    payload = command.payload
+    if command.kind == "reject_return":
+        client.reject_return(
+            command.return_id, payload["decision"], payload.get("reason", ""), command.idempotency_key
+        )
+    else:
+        partial = (
+            {"amount": payload["amount"], "currency": payload["currency"]} if "amount" in payload else None
+        )
+        client.approve_return(command.return_id, payload["decision"], command.idempotency_key, partial)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
+
+
+def send_pending(
+    factory: sessionmaker[Session], client: MarketplaceClient, now: datetime | None = None, batch: int = 100
+) -> SendResult:
+    """Send what is due. Each command is claimed with a conditional UPDATE, so no two senders send it."""
+    now = now or utcnow()
+    result = SendResult()
+    with factory() as session:
+        query = (
+            select(MarketplaceCommand.id).where(_claimable(now)).order_by(MarketplaceCommand.id).limit(batch)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.scalars(query))
+        session.rollback()
+    for command_id in ids:
+        with factory() as session:
+            claimed = session.execute(
+                update(MarketplaceCommand)
+                .where(MarketplaceCommand.id == command_id, _claimable(now))
+                .values(
+                    state="sending", attempts=MarketplaceCommand.attempts + 1, next_attempt_at=now + LEASE
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            session.commit()
+            if claimed != 1:
+                continue
+            command = session.get(MarketplaceCommand, command_id)
+            assert command is not None
+            try:
+                _send(client, command)
+            except MarketplaceError as error:
+                _after_failure(session, command, now, str(error), error.retryable, result)
+                continue
+            except Exception:
+                _after_failure(session, command, now, traceback.format_exc(), True, result)
+                continue
+            command.state = "sent"
+            command.sent_at = utcnow()
+            command.last_error = None
+            session.commit()
+            result.sent += 1
+    return result
+
+
+def _after_failure(
+    session: Session,
+    command: MarketplaceCommand,
+    now: datetime,
+    error: str,
+    retryable: bool,
+    result: SendResult,
+) -> None:
+    command.last_error = error[-2000:]
+    if retryable and command.attempts < MAX_ATTEMPTS:
+        command.state = "pending"
+        command.next_attempt_at = now + retry_delay(command.attempts)
+        result.retried += 1
+    else:
+        command.state = "failed"
+        result.failed += 1
+    session.commit()
+
+
+def retry_command(session: Session, command_id: int) -> bool:
+    """Put a failed command back in the queue (an admin asked); True when it was failed."""
+    changed = session.execute(
+        update(MarketplaceCommand)
+        .where(MarketplaceCommand.id == command_id, MarketplaceCommand.state == "failed")
+        .values(state="pending", next_attempt_at=utcnow(), attempts=0)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return changed == 1

@@ -1,0 +1,1 @@
+"""Seller-center CSV imports of orders and returns, in the browser."""

@@ -1,0 +1,26 @@
+"""The upload form of a CSV import."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import RadioField, SelectField
+
+ENCODING_CHOICES = [
+    ("auto", _l("Automatic (UTF-8)")),
+    ("gb18030", _l("GB18030 (Chinese Excel)")),
+    ("cp1252", _l("Windows-1252 (Western Excel)")),
+    ("utf-8", _l("UTF-8")),
+]
+
+
+class UploadForm(FlaskForm):
+    kind = RadioField(
+        _l("The file holds"),
+        choices=[("orders", _l("Orders")), ("returns", _l("Returns"))],
+        default="orders",
+    )
+    market = SelectField(_l("Market of rows without a market column"), coerce=int, choices=[])
+    encoding = SelectField(_l("Encoding"), choices=ENCODING_CHOICES, default="auto")
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])

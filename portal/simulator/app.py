@@ -1,0 +1,129 @@
+"""The simulator's HTTP API: TikTok Shop's paths and answers, checking each request's signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from portal.domain.marketplace import client as api
+from portal.domain.marketplace.signing import api_signature
+from portal.simulator.state import MarketplaceState, SimulatorError
+
+# How far a request's timestamp may be from the simulator's clock, as on the real platform.
+TIMESTAMP_TOLERANCE = 300
+
+
+def _answer(data: Any = None, code: int = 0, message: str = "Success", status: int = 200) -> Response:
+    response = jsonify(code=code, message=message, request_id=uuid.uuid4().hex, data=data)
+    response.status_code = status
+    return response
+
+
+def _page(rows: list[dict[str, Any]], key: str) -> Response:
+    size = max(1, min(100, int(request.args.get("page_size") or 20)))
+    token = request.args.get("page_token") or "0"
+    start = int(token) if token.isdigit() else 0
+    chunk = rows[start : start + size]
+    following = str(start + size) if start + size < len(rows) else ""
+    return _answer({key: chunk, "next_page_token": following, "total_count": len(rows)})
+
+
+def create_simulator_app(
+    state: MarketplaceState, app_key: str, app_secret: str, access_token: str = ""
+) -> Flask:
+    app = Flask("marketplace_simulator")
+    bucket = {"tokens": 0.0, "at": time.monotonic()}
+    bucket_lock = threading.Lock()
+
+    @app.before_request
+    def check() -> Response | None:
+        faults = state.faults
+        if faults.requests_per_second:
+            with bucket_lock:
+                now = time.monotonic()
+                rate = faults.requests_per_second
+                bucket["tokens"] = min(rate, bucket["tokens"] + (now - bucket["at"]) * rate)
+                bucket["at"] = now
+                if bucket["tokens"] < 1:
+                    response = _answer(code=36009004, message="too many requests", status=429)
+                    response.headers["Retry-After"] = "1"
+                    return response
+                bucket["tokens"] -= 1
+        params = {k: v for k, v in request.args.items()}
+        if params.get("app_key") != app_key:
+            return _answer(code=106002, message="app_key is invalid", status=401)
+        try:
+            stamp = int(params.get("timestamp", ""))
+        except ValueError:
+            return _answer(code=106003, message="timestamp is missing", status=401)
+        if abs(stamp - state.clock()) > TIMESTAMP_TOLERANCE:
+            return _answer(code=106003, message="timestamp is out of range", status=401)
+        expected = api_signature(app_secret, request.path, params, request.get_data())
+        if not params.get("sign") or not _same(expected, params["sign"]):
+            return _answer(code=106001, message="signature is invalid", status=401)
+        if access_token and request.headers.get("x-tts-access-token") != access_token:
+            return _answer(code=105002, message="access token is invalid", status=401)
+        with state.lock:
+            if faults.fail_next > 0:
+                faults.fail_next -= 1
+                return _answer(code=1, message="service unavailable", status=503)
+        return None
+
+    @app.errorhandler(SimulatorError)
+    def refused(error: SimulatorError) -> Response:
+        return _answer(code=error.code, message=str(error), status=error.status)
+
+    @app.post(api.RETURNS_SEARCH)
+    def search_returns() -> Response:
+        return _page(state.search("returns", request.get_json(silent=True) or {}), "return_orders")
+
+    @app.post(api.CANCELLATIONS_SEARCH)
+    def search_cancellations() -> Response:
+        return _page(state.search("cancellations", request.get_json(silent=True) or {}), "cancellations")
+
+    @app.post(api.ORDERS_SEARCH)
+    def search_orders() -> Response:
+        return _page(state.search("orders", request.get_json(silent=True) or {}), "orders")
+
+    @app.get(api.ORDERS_DETAIL)
+    def orders() -> Response:
+        ids = [i for i in (request.args.get("ids") or "").split(",") if i]
+        with state.lock:
+            found = [dict(state.orders[i]) for i in ids if i in state.orders]
+        return _answer({"orders": found})
+
+    def _decide(return_id: str) -> Response:
+        key = request.args.get("idempotency_key") or ""
+        if not key:
+            raise SimulatorError(36009011, "idempotency_key is required")
+        body = request.get_json(silent=True) or {}
+        fingerprint = hashlib.sha256(request.path.encode() + request.get_data()).hexdigest()
+        extra = {"partial_refund": body["partial_refund"]} if body.get("partial_refund") else None
+        if request.path.endswith("/reject"):
+            extra = {"reject_comment": body.get("comment", "")}
+        answer = state.decide(return_id, str(body.get("decision") or ""), key, fingerprint, extra)
+        with state.lock:
+            if state.faults.lose_answer_next > 0:
+                state.faults.lose_answer_next -= 1
+                return _answer(code=1, message="gateway timeout", status=504)
+        return _answer(answer)
+
+    @app.post("/return_refund/202309/returns/<return_id>/approve")
+    def approve(return_id: str) -> Response:
+        return _decide(return_id)
+
+    @app.post("/return_refund/202309/returns/<return_id>/reject")
+    def reject(return_id: str) -> Response:
+        return _decide(return_id)
+
+    return app
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
