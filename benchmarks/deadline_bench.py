@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--deadlines", type=int, default=100_000)
     parser.add_argument("--pending", type=int, default=1_000_000)
     parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="scheduler process counts to try, each on a fresh database")
     options = parser.parse_args()
     from support.postgres import PostgresCluster
 
@@ -105,7 +107,7 @@ def main() -> None:
     cluster.start()
     workdir = Path(tempfile.mkdtemp())
     try:
-        for processes in (1, 2):
+        for processes in options.processes:
             url = cluster.create_database(f"bench{processes}")
             migrate.upgrade(url)
             fill(url, options.cases)
@@ -117,7 +119,7 @@ def main() -> None:
             print(f"{options.deadlines:,} deadlines due at once over {options.cases:,} cases")
             fire_with(url, processes, options.deadlines, workdir)
 
-        url = cluster.url("bench1")
+        url = cluster.url(f"bench{options.processes[0]}")
         add_deadlines(url, options.pending, "now() + interval '30 days'", "later")
         engine = make_engine(url)
         with engine.begin() as conn:
