@@ -6,19 +6,20 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import RadioField, SelectField
+from wtforms.fields.choices import SelectChoice
 
 ENCODING_CHOICES = [
-    ("auto", _l("Automatic (UTF-8)")),
-    ("gb18030", _l("GB18030 (Chinese Excel)")),
-    ("cp1252", _l("Windows-1252 (Western Excel)")),
-    ("utf-8", _l("UTF-8")),
+    SelectChoice("auto", _l("Automatic (UTF-8)")),
+    SelectChoice("gb18030", _l("GB18030 (Chinese Excel)")),
+    SelectChoice("cp1252", _l("Windows-1252 (Western Excel)")),
+    SelectChoice("utf-8", _l("UTF-8")),
 ]
 
 
 class UploadForm(FlaskForm):
     kind = RadioField(
         _l("The file holds"),
-        choices=[("orders", _l("Orders")), ("returns", _l("Returns"))],
+        choices=[SelectChoice("orders", _l("Orders")), SelectChoice("returns", _l("Returns"))],
         default="orders",
     )
     market = SelectField(_l("Market of rows without a market column"), coerce=int, choices=[])

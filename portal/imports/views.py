@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select, update
 from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms.fields.choices import SelectChoice
 
 from portal.access import allow
 from portal.db import db_session
@@ -38,7 +39,7 @@ def _form() -> UploadForm:
     rows = db_session().execute(
         select(Market.id, Market.code, Shop.name).join(Shop).order_by(Shop.name, Market.code)
     )
-    form.market.choices = [(mid, f"{code} · {shop}") for mid, code, shop in rows]
+    form.market.choices = [SelectChoice(mid, f"{code} · {shop}") for mid, code, shop in rows]
     return form
 
 
