@@ -347,30 +347,22 @@ def _insert_dirty(session: Session, pairs: Iterable[tuple[date, int]]) -> None:
         session.connection().execute(statement, rows[start : start + 1000])
 
 
-def mark_cases(session: Session, case_ids: Iterable[int]) -> None:
-    ids = sorted(set(case_ids))
+def _mark_rows(session: Session, when: Any, market: Any, key: Any, ids: Iterable[int]) -> None:
+    """Mark the (day, market) of each row whose `key` is in `ids` out of date."""
+    ids = sorted(set(ids))
     pairs = []
     for start in range(0, len(ids), 500):
-        pairs += [
-            (day_of(opened), market)
-            for opened, market in session.execute(
-                select(Case.opened_at, Case.market_id).where(Case.id.in_(ids[start : start + 500]))
-            )
-        ]
+        chunk = select(when, market).where(key.in_(ids[start : start + 500]))
+        pairs += [(day_of(moment), market_id) for moment, market_id in session.execute(chunk)]
     _insert_dirty(session, pairs)
+
+
+def mark_cases(session: Session, case_ids: Iterable[int]) -> None:
+    _mark_rows(session, Case.opened_at, Case.market_id, Case.id, case_ids)
 
 
 def mark_orders(session: Session, order_ids: Iterable[int]) -> None:
-    ids = sorted(set(order_ids))
-    pairs = []
-    for start in range(0, len(ids), 500):
-        pairs += [
-            (day_of(placed), market)
-            for placed, market in session.execute(
-                select(Order.placed_at, Order.market_id).where(Order.id.in_(ids[start : start + 500]))
-            )
-        ]
-    _insert_dirty(session, pairs)
+    _mark_rows(session, Order.placed_at, Order.market_id, Order.id, order_ids)
 
 
 def mark_everything(session: Session) -> None:

@@ -27,11 +27,11 @@ class CalendarError(ValueError):
 
 @lru_cache(maxsize=256)
 def public_holidays(market_code: str, year: int) -> frozenset[date]:
+    """The country's public holidays; none for a country the `holidays` package does not know."""
     country = COUNTRY_OF_MARKET.get(market_code.upper(), market_code.upper())
-    try:
-        return frozenset(holidays.country_holidays(country, years=year).keys())
-    except NotImplementedError:  # a country the package does not know: no public holidays
+    if country not in holidays.list_supported_countries():
         return frozenset()
+    return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
 def _utc(moment: datetime) -> datetime:

@@ -19,17 +19,24 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit
 from portal.domain.business_hours import BusinessCalendar
+from portal.domain.enums import (
+    DECIDING_STATUSES,
+    OPEN_STATUSES,
+    RETURN_CASE_TYPES,
+    DeadlineClock,
+    DeadlineKind,
+    DeadlineState,
+)
 from portal.domain.enums import CaseStatus as S
 from portal.domain.enums import CaseType as T
-from portal.domain.enums import DeadlineClock, DeadlineKind, DeadlineState
 from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting, Market, User
 from portal.domain.types import N_, utcnow
 
 LIVE = (DeadlineState.PENDING, DeadlineState.PAUSED)
-OPEN = frozenset(s for s in S if s not in {S.RESOLVED, S.REJECTED, S.CLOSED})
-DECIDING = frozenset({S.NEW, S.IN_REVIEW, S.AWAITING_BUYER})
+OPEN = OPEN_STATUSES
+DECIDING = DECIDING_STATUSES
 ALL_TYPES = frozenset(T)
-RETURN_TYPES = frozenset({T.RETURN_AND_REFUND, T.EXCHANGE})
+RETURN_TYPES = RETURN_CASE_TYPES
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,10 @@ class CaseStatus(enum.StrEnum):
 
 
 OPEN_STATUSES = frozenset(set(CaseStatus) - {CaseStatus.RESOLVED, CaseStatus.REJECTED, CaseStatus.CLOSED})
+# Where the request still waits for a decision.
+DECIDING_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_REVIEW, CaseStatus.AWAITING_BUYER})
+# The case types in which the buyer sends the item back.
+RETURN_CASE_TYPES = frozenset({CaseType.RETURN_AND_REFUND, CaseType.EXCHANGE})
 
 
 class ReturnStatus(enum.StrEnum):

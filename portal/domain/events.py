@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 import rules
 from portal.domain import deadline_rules, policy_engine
 from portal.domain import operations as ops
-from portal.domain.enums import CaseStatus, CaseType, DeadlineKind
+from portal.domain.enums import RETURN_CASE_TYPES, CaseStatus, CaseType, DeadlineKind
 from portal.domain.lifecycle import Actor, LifecycleError, move, record
 from portal.domain.models import Case, Deadline, Decision
 from portal.domain.types import utcnow
@@ -131,7 +131,7 @@ def _platform_receives(session: Session, case: Case, actor: Actor) -> None:
 # policy has no `deadline "NAME"` section for it; keys are DeadlineRule.on_expiry.
 EXPIRY_DEFAULTS: dict[str, Callable[[Session, Case, Actor], object]] = {
     "platform_approves": lambda s, c, a: (
-        ops.approve_return(s, c, a) if c.type in (CaseType.RETURN_AND_REFUND, CaseType.EXCHANGE)
+        ops.approve_return(s, c, a) if c.type in RETURN_CASE_TYPES
         else ops.full_refund(s, c, a)
     ),
     "back_to_review": lambda s, c, a: ops.start_review(s, c, a),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, deadline_rules
+from portal.domain.enums import DECIDING_STATUSES, OPEN_STATUSES, RETURN_CASE_TYPES
 from portal.domain.enums import CaseStatus as S
 from portal.domain.enums import CaseType as T
 from portal.domain.models import Case, CaseEvent, User
@@ -69,11 +70,11 @@ class Actor:
         return cls(label=label)
 
 
-DECIDING = {S.NEW, S.IN_REVIEW, S.AWAITING_BUYER}
-OPEN = {s for s in S if s not in {S.RESOLVED, S.REJECTED, S.CLOSED}}
+DECIDING = set(DECIDING_STATUSES)
+OPEN = set(OPEN_STATUSES)
 RETURNING = {S.RETURN_APPROVED, S.RETURN_IN_TRANSIT}
 ARRIVED = {S.RETURN_RECEIVED, S.INSPECTED}
-RETURN_TYPES = {T.RETURN_AND_REFUND, T.EXCHANGE}
+RETURN_TYPES = set(RETURN_CASE_TYPES)
 
 # For each operation: the case types it applies to and the statuses it may start from.
 ALLOWED: dict[str, tuple[set[T], set[S]]] = {

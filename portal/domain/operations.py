@@ -45,8 +45,8 @@ from portal.domain.models import (
 )
 from portal.domain.types import utcnow
 
-# The buyer has five days to ship an approved return (the marketplace's rule).
-SHIP_WITHIN = timedelta(days=5)
+# The buyer has five days to ship an approved return (the marketplace's rule, unless a market changes it).
+SHIP_WITHIN = timedelta(hours=float(deadline_rules.RULES["buyer_ship_by"].hours))
 SELLER_FAULT = {
     CaseReason.DAMAGED,
     CaseReason.WRONG_ITEM,

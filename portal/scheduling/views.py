@@ -106,7 +106,7 @@ def business_hours(market_id: int) -> ResponseReturnValue:
     if market is None:
         abort(404)
     calendar = deadline_rules.calendar_for(session, market)
-    form = CalendarForm(data=None if _posted() else {
+    form = CalendarForm(data=None if request.method == "POST" else {
         "opens": calendar.opens, "closes": calendar.closes, "weekdays": sorted(calendar.weekdays),
         "public_holidays": calendar.market_code is not None,
         "closed_days": "\n".join(sorted(d.isoformat() for d in calendar.closed_days)),
@@ -135,7 +135,3 @@ def business_hours(market_id: int) -> ResponseReturnValue:
     elif form.is_submitted():
         status = 422
     return render("scheduling/business_hours.html", form=form, market=market, status=status)
-
-
-def _posted() -> bool:
-    return request.method == "POST"
