@@ -9,7 +9,7 @@ RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core fonts-noto-cjk
 # The test suite also drives a real Chromium and starts throwaway PostgreSQL clusters.
 TEST_PACKAGES := chromium postgresql
 
-PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/*.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
 .PHONY: run run-marketplace demo-stream test install install-test system-packages test-system-packages lint translations-extract bench clean
@@ -63,7 +63,9 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 translations-extract: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot portal
-	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k buyer_text -k _buyer_text --no-default-keywords -o portal/translations/buyer.pot portal
+	for lang in de ms zh; do $(BIN)/pybabel update -D buyer -i portal/translations/buyer.pot -d portal/translations -l $$lang --no-fuzzy-matching; done
 
 lint: install-test
 	$(BIN)/ruff check portal rules tests migrations benchmarks

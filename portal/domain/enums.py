@@ -184,9 +184,15 @@ class MessageDirection(enum.StrEnum):
 
 
 class MessageStatus(enum.StrEnum):
+    """Where a message stands: inbound ones are received; outbound ones go queued → sending → sent, then
+    delivered or read where the channel reports it, or failed for good after the last retry."""
+
     RECEIVED = "received"
     QUEUED = "queued"
+    SENDING = "sending"
     SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
     FAILED = "failed"
 
 

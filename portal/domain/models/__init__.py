@@ -21,6 +21,7 @@ from portal.domain.models.cases import (
     ReturnShipment,
 )
 from portal.domain.models.catalog import Campaign, ExchangeRate, Market, Product, ReturnAddress, Shop
+from portal.domain.models.conversations import Macro, MessageTemplateVersion
 from portal.domain.models.deadline_config import BusinessCalendarSetting, DeadlineSetting
 from portal.domain.models.intake import ImportBatch, TrackingStaleMark, UnmatchedTrackingUpdate
 from portal.domain.models.jobs import Job
@@ -61,12 +62,14 @@ __all__ = [
     "Inspection",
     "ImportBatch",
     "Job",
+    "Macro",
     "Market",
     "MarketplaceCommand",
     "MarketplaceEntity",
     "MarketplaceEvent",
     "MarketplaceSyncCursor",
     "Message",
+    "MessageTemplateVersion",
     "Order",
     "OrderItem",
     "Policy",

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.enums import (
@@ -47,6 +47,7 @@ class Case(Base):
         # The queue sorted by newest. (An index on value was tried and dropped: SQLite then filtered value
         # ranges through it and sorted every match by deadline, a thousand times slower.)
         Index("ix_cases_opened", "opened_at", "id"),
+        Index("ix_cases_last_buyer_message", "last_buyer_message_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +76,11 @@ class Case(Base):
     # The earliest pending deadline, kept here so the queue can sort by it (see domain.deadline_index);
     # NO_DEADLINE when there is none.
     next_deadline_at: Mapped[datetime] = mapped_column(default=NO_DEADLINE)
+    # Buyer messages no agent has opened yet, and when the latest arrived ("Buyer replied" view).
+    unread_messages: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_buyer_message_at: Mapped[datetime | None]
+    # Why a message to the buyer could not be delivered in the end; cleared when an agent acts.
+    delivery_problem: Mapped[str | None] = mapped_column(String(300))
     # Optimistic locking: an update that read an older version fails instead of overwriting.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -243,7 +249,11 @@ class Message(CreatedAt, Base):
     """A message with the buyer; outbound ones wait in the outbox until the dispatcher sends them."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_status_created", "status", "created_at"),
+        Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+        UniqueConstraint("channel", "external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -260,6 +270,17 @@ class Message(CreatedAt, Base):
     # A file sent with the message, such as the return instructions PDF, in the attachment store.
     attachment_sha256: Mapped[str | None] = mapped_column(ForeignKey("attachments.sha256"))
     attachment_name: Mapped[str | None] = mapped_column(String(200))
+    # Sent with every delivery attempt, so a channel that saw it before does not deliver it twice.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The channel's own id: the marketplace's message id, or the e-mail's Message-ID.
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    # When an agent first saw an inbound message on the case page.
+    seen_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()

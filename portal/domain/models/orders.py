@@ -29,6 +29,11 @@ class Buyer(CreatedAt, Base):
     orders_count: Mapped[int] = mapped_column(default=0)
     returns_90d: Mapped[int] = mapped_column(default=0)
     first_order_at: Mapped[datetime | None]
+    # How to reach the buyer: an e-mail address (own-site, CSV and API orders) and, for marketplace
+    # buyers, their user id and the customer-service conversation the shop has with them.
+    email: Mapped[str | None] = mapped_column(String(254))
+    marketplace_user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
     market: Mapped[Market] = relationship()
 
