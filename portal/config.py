@@ -51,8 +51,18 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Bounds on one PDF rendering, so a huge case cannot take the portal down.
         "PDF_RENDER_SECONDS": float(os.environ.get("PDF_RENDER_SECONDS", "60")),
         "PDF_RENDER_MEMORY_MB": int(os.environ.get("PDF_RENDER_MEMORY_MB", "1536")),
-        # How buyer messages leave the portal; "case_record" keeps them on the case.
+        # How buyer messages leave the portal: "case_record" keeps them on the case (the demo), "auto"
+        # uses the marketplace chat for marketplace buyers and e-mail for buyers with an address,
+        # "email" and "marketplace" prefer that channel (see domain.conversations.channels.Router).
         "MESSAGE_CHANNEL": os.environ.get("MESSAGE_CHANNEL", "case_record"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "25")),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": os.environ.get("SMTP_STARTTLS", "") in ("1", "true", "yes"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "returns@localhost"),
+        # The sender's name on e-mail to buyers.
+        "SHOP_NAME": os.environ.get("SHOP_NAME", "Returns"),
         # The TikTok Shop app: webhooks are verified with the secret (and the previous one during a
         # rotation); with no secret every notification is refused. No API URL: nothing is polled or sent.
         "TIKTOK_SHOP_APP_KEY": os.environ.get("TIKTOK_SHOP_APP_KEY", ""),

@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from portal.domain.types import utcnow
-from portal.labels import label
+from portal.labels import label, purpose_label
 
 babel = Babel()
 
@@ -98,6 +98,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["time"] = time_tag
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["purpose"] = purpose_label
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.globals["money"] = format_money
     app.jinja_env.globals["duration"] = duration

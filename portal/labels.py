@@ -103,7 +103,13 @@ LABELS = {
     "inbound": _l("From buyer"),
     "outbound": _l("To buyer"),
     "queued": _l("Queued"),
+    "sending": _l("Sending"),
     "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "read": _l("Read"),
+    "email": _l("E-mail"),
+    "marketplace": _l("Marketplace chat"),
+    "case_record": _l("Not sent: demo channel"),
     "platform": _l("Platform deadline"),
     "agent_sla": _l("Agent target"),
     "policy": _l("Policy deadline"),
@@ -126,7 +132,27 @@ LABELS.update({name: _l(rule.label) for name, rule in RULES.items()})
 LABELS_BY_TYPE = {
     ("EvidenceKind", "video"): _l("Video"),
 }
+# What each buyer message is for (message templates, macros, the reply box).
+PURPOSE_LABELS = {
+    "return_approved": _l("Return approved, with instructions"),
+    "return_received": _l("Return received"),
+    "inspection_passed": _l("Inspection passed"),
+    "refund_initiated": _l("Refund initiated"),
+    "coupon_issued": _l("Coupon issued"),
+    "exchange_shipped": _l("Replacement shipped"),
+    "evidence_requested": _l("Evidence requested"),
+    "request_rejected": _l("Request declined"),
+    "confirm_address": _l("Confirm the address"),
+    "tracking_stale": _l("Parcel not moving"),
+    "reply": _l("Reply"),
+}
 _translated: dict[tuple[str, str], str] = {}
+
+
+def purpose_label(name: str | None) -> str:
+    """The user's-language name of a message purpose."""
+    found = PURPOSE_LABELS.get(name or "reply")
+    return str(found) if found is not None else (name or "")
 
 
 def label(value: object) -> str:

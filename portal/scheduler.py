@@ -25,9 +25,10 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import get_db
+from portal.domain.conversations.channels import Router
+from portal.domain.conversations.outbox import dispatch
 from portal.domain.deadlines import SweepResult, beat, sweep
 from portal.domain.events import deadline_effect
-from portal.domain.outbox import CHANNELS, dispatch
 from portal.domain.types import utcnow
 
 log = logging.getLogger("portal.scheduler")
@@ -58,7 +59,7 @@ def periodic(name: str, seconds: float | None = None) -> Callable[[Task], Task]:
 
 @periodic("buyer messages")
 def send_buyer_messages(app: Flask, factory: sessionmaker[Session]) -> int:
-    return dispatch(factory, CHANNELS[app.config["MESSAGE_CHANNEL"]])
+    return dispatch(factory, Router(app.config, app.config["SHOP_NAME"]), app.extensions["attachments"])
 
 
 def _load_tasks() -> None:

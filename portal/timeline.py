@@ -8,6 +8,8 @@ from typing import Any
 
 from portal.domain.models import Case
 
+MESSAGE_EVENTS = frozenset({"message_queued", "message_sent"})
+
 
 @dataclass(frozen=True)
 class TimelineEntry:
@@ -19,8 +21,11 @@ class TimelineEntry:
 
 
 def build_timeline(case: Case) -> list[TimelineEntry]:
+    # A message is one line of its own (with its delivery state), so its queued/sent events are not.
     entries = [
-        TimelineEntry(e.occurred_at, "event", e.actor_label, dict(e.data), e.kind) for e in case.events
+        TimelineEntry(e.occurred_at, "event", e.actor_label, dict(e.data), e.kind)
+        for e in case.events
+        if e.kind not in MESSAGE_EVENTS
     ]
     for shipment in case.order.shipments:
         entries.extend(
@@ -49,6 +54,9 @@ def build_timeline(case: Case) -> list[TimelineEntry]:
                 "language": m.language,
                 "id": m.id,
                 "attachment": m.attachment_name,
+                "template": m.template,
+                "channel": m.channel,
+                "error": m.last_error if m.status.value == "failed" else None,
             },
         )
         for m in case.messages

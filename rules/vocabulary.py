@@ -254,6 +254,7 @@ EVENTS: dict[str, str] = {
     "delivery_failed": "The carrier reported a failed delivery attempt.",
     "tracking_stale": "The parcel's tracking has had no new event for a while.",
     "dispute_opened": "The buyer escalated the case to the platform.",
+    "buyer_replied": "The buyer sent a message (text or images) about the case.",
     "deadline": 'A deadline started by `set_deadline` ran out; written `on deadline "NAME":`.',
 }
 DEFAULT_EVENT = "case_opened"

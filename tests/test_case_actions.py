@@ -116,7 +116,7 @@ def test_reply_from_a_template(agent: FlaskClient, case: Case, db: Session) -> N
     fragment = agent.get(
         "/cases/AS-ACT/reply-template?template=return_approved", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
-    assert fragment.startswith('<textarea id="reply-body"') and case.returns[0].rma_number in fragment
+    assert fragment.startswith('<div id="reply-body-wrap">') and case.returns[0].rma_number in fragment
     response = _post(
         agent, "/cases/AS-ACT/reply", case, template="return_approved", body="Hi Jordan, label is on the way."
     )

@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support.factories import make_case, publish_policy, shop_with_market
 
-from portal.domain import deadlines, events, outbox
+from portal.domain import deadlines, events
 from portal.domain import operations as ops
+from portal.domain.conversations import outbox
+from portal.domain.conversations.channels import Router
 from portal.domain.enums import (
     CaseReason,
     CaseStatus,
@@ -191,8 +193,8 @@ def test_deadline_runs_its_policy_section(app: Flask, db: Session, market) -> No
 def test_outbox_sends_each_message_once(app: Flask, db: Session, market) -> None:
     _open(db, market, value="40")
     factory = app.extensions["database"].sessionmaker
-    assert outbox.dispatch(factory) == 1
-    assert outbox.dispatch(factory) == 0
+    assert outbox.dispatch(factory, Router({})) == 1
+    assert outbox.dispatch(factory, Router({})) == 0
     db.expire_all()
     assert db.scalar(select(Message.status)) == MessageStatus.SENT
 

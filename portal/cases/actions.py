@@ -14,14 +14,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.access import STAFF, allow
 from portal.cases.blueprint import bp
+from portal.cases.summary import what_moved
 from portal.cases.views import CONFIRM, case_page, load_case
 from portal.db import db_session
 from portal.domain import events, lifecycle
 from portal.domain import operations as ops
+from portal.domain.conversations import macros, outbox
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
 from portal.domain.evidence import add_evidence
 from portal.domain.lifecycle import Actor, ConflictError, LifecycleError
-from portal.domain.models import Case, User
+from portal.domain.models import Case, Macro, Message, User
 
 Handler = Callable[[Session, Case, Actor, dict[str, str]], object]
 
@@ -137,6 +139,8 @@ DONE = {
     "reply": _l("Reply queued for the buyer."),
     "assign": _l("Assignment saved."),
     "evidence": _l("Evidence added."),
+    "macro": _l("Macro applied."),
+    "retry": _l("The message will be sent again."),
 }
 
 
@@ -150,7 +154,9 @@ def _perform(number: str, name: str, handler: Handler) -> ResponseReturnValue:
         if name in CONFIRM and form.get("confirmed") != "1":
             lifecycle.require(case, name)
             return case_page(case, draft=form, confirm=name)
+        session.info["step_events"] = []
         handler(session, case, Actor.person(current_user), form)
+        moved = [e for e in session.info.pop("step_events", []) if e.case is case]
         session.commit()
     except ConflictError as conflict:
         session.rollback()
@@ -171,7 +177,7 @@ def _perform(number: str, name: str, handler: Handler) -> ResponseReturnValue:
         return case_page(
             load_case(number), status=422, draft=form, error=gettext(error.message, **error.params)
         )
-    flash(str(DONE.get(name, _l("Done."))), "success")
+    flash(what_moved(moved, str(DONE.get(name, _l("Done.")))), "success")
     return redirect(url_for("cases.show", number=number))
 
 
@@ -182,6 +188,34 @@ def act(number: str, operation: str) -> ResponseReturnValue:
     if handler is None:
         return case_page(load_case(number), status=404, error=gettext("There is no such action."))
     return _perform(number, operation, handler)
+
+
+@bp.post("/<number>/macros/<int:macro_id>")
+@allow(STAFF)
+def apply_macro(number: str, macro_id: int) -> ResponseReturnValue:
+    """One click: the macro's actions and their message, all or nothing."""
+    macro = db_session().get(Macro, macro_id)
+    if macro is None or not macro.active:
+        return case_page(load_case(number), status=404, error=gettext("There is no such macro."))
+
+    def run(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+        return macros.apply(session, case, macro, actor)
+
+    return _perform(number, "macro", run)
+
+
+@bp.post("/<number>/messages/<int:message_id>/retry")
+@allow(STAFF)
+def retry_message(number: str, message_id: int) -> ResponseReturnValue:
+    """Send a message that failed for good once more."""
+
+    def run(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+        message = session.get(Message, message_id)
+        if message is None or message.case_id != case.id or not outbox.retry(session, message):
+            raise LifecycleError(lifecycle.N_("That message is not failed any more; nothing was changed."))
+        return lifecycle.record(session, case, actor, "message_retried", {"message_id": message_id})
+
+    return _perform(number, "retry", run)
 
 
 @bp.post("/<number>/<any(note, tag, reply, assign, evidence):what>")

@@ -6,16 +6,18 @@ from typing import Any
 
 from flask import abort, request
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
-from sqlalchemy import select
+from flask_babel import get_locale, gettext
+from sqlalchemy import select, update
 
 from portal.access import ALL_ROLES, STAFF, allow, can
 from portal.cases.blueprint import bp
 from portal.db import db_session
-from portal.domain import buyer_messages, lifecycle, lookups, money
-from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
+from portal.domain import lifecycle, lookups, money
+from portal.domain.conversations import macros, templates
+from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, MessageDirection, Role
 from portal.domain.models import Case, Message, User
 from portal.domain.policy_engine import explain_stored
+from portal.domain.types import utcnow
 from portal.main.views import send_stored
 from portal.rendering import render
 from portal.timeline import build_timeline
@@ -63,8 +65,10 @@ def case_page(
     """The case page; after a refused or conflicting change it keeps what the user typed in `draft`."""
     lang = str(get_locale())
     staff = can("cases.act")
+    session = db_session()
+    unread = [m.id for m in case.messages if m.direction == MessageDirection.INBOUND and m.seen_at is None]
     agents = (
-        db_session()
+        session
         .scalars(
             select(User)
             .where(User.role.in_([Role.CS_AGENT, Role.OPS_MANAGER]), User.active.is_(True))
@@ -74,7 +78,7 @@ def case_page(
         if staff
         else []
     )
-    return render(
+    response = render(
         "cases/show.html",
         case=case,
         timeline=build_timeline(case),
@@ -83,7 +87,9 @@ def case_page(
         confirm_ops=CONFIRM,
         field_ops=WITH_FIELDS,
         remaining=money.remaining(case),
-        templates=buyer_messages.template_names(),
+        templates=templates.offered(session, case) if staff else [],
+        macros=macros.offered(session, case) if staff else [],
+        unread=set(unread),
         agents=agents,
         evidence_kinds=list(EvidenceKind),
         inspection_results=list(InspectionResult),
@@ -94,6 +100,21 @@ def case_page(
         confirm=confirm,
         status=status,
     )
+    if staff and unread:
+        _mark_seen(case, unread)
+    return response
+
+
+def _mark_seen(case: Case, message_ids: list[int]) -> None:
+    """An agent has the buyer's new messages in front of them: they are no longer unread.
+
+    Plain UPDATEs, not the ORM: reading a case is not a change an agent's open form should conflict with.
+    """
+    session = db_session()
+    now = utcnow()
+    session.execute(update(Message).where(Message.id.in_(message_ids)).values(seen_at=now))
+    session.execute(update(Case).where(Case.id == case.id).values(unread_messages=0))
+    session.commit()
 
 
 @bp.get("/<number>")
@@ -105,11 +126,17 @@ def show(number: str) -> ResponseReturnValue:
 @bp.get("/<number>/reply-template")
 @allow(STAFF)
 def reply_template(number: str) -> ResponseReturnValue:
-    """The chosen template filled in for this case, to edit before sending (htmx)."""
+    """The chosen template filled in for this case, to read and edit before sending (htmx), or why it
+    cannot be sent for this case."""
     case = load_case(number)
     name = request.args.get("template", "")
-    body = buyer_messages.render(case, name) if buyer_messages.resolve_name(name) else ""
-    return render("cases/partials/_reply_body.html", case=case, body=body)
+    body, problem = "", None
+    if name:
+        try:
+            body = templates.render(db_session(), case, name).body
+        except templates.TemplateError as error:
+            problem = gettext(error.message, **error.params)
+    return render("cases/partials/_reply_body.html", case=case, body=body, problem=problem)
 
 
 @bp.get("/<number>/messages/<int:message_id>/attachment")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,8 @@ from portal.demo.catalog_data import MarketSpec
 from portal.demo.orders import OrderRecord
 from portal.demo.texts import BUYER_REPLIES
 from portal.demo.world import World
-from portal.domain import buyer_messages, operations
+from portal.domain import operations
+from portal.domain.conversations import templates
 from portal.domain.enums import (
     OPEN_STATUSES,
     CaseStatus,
@@ -143,24 +145,27 @@ class Ctx:
 
     def send(self, template: str, actor: Actor, extra: dict[str, str] | None = None) -> None:
         """A message from the portal's own templates, queued and then sent by the outbox."""
-        self._outbound(template, buyer_messages.render(self.case, template, extra), actor)
+        try:
+            rendered = templates.render(None, self.case, template, extra)
+        except templates.TemplateError:
+            return  # the portal would not send an untrue or incomplete message either
+        self._outbound(rendered.purpose, rendered.body, actor, rendered.subject)
 
     def reply(self, key: str, author: User | None, **fields: str) -> None:
         """An agent's own words to the buyer."""
         name = self.case.buyer.display_name.split(" ")[0]
         self._outbound(None, replies.reply(self.lang, key, name=name, **fields), author or "system")
 
-    def _outbound(self, template: str | None, body: str, actor: Actor) -> None:
+    def _outbound(self, template: str | None, body: str, actor: Actor, subject: str | None = None) -> None:
         # As the portal does it: queued by whoever acted, then sent by the outbox moments later.
         when = self.emit("message_queued", actor, {"template": template or "reply"})
         sent = min(when + timedelta(seconds=self.world.rng.uniform(5, 90)), self.world.now)
         message = Message(id=self.world.new_id(Message), case=self.case, direction=MessageDirection.OUTBOUND,
                           status=MessageStatus.SENT, language=self.lang, template=template, body=body,
+                          subject=subject, channel="case_record", idempotency_key=uuid.uuid4().hex,
                           author_id=actor.id if isinstance(actor, User) else None, attempts=1, sent_at=sent,
                           created_at=when)
         self.rows.append(message)
-        # The message's id is known once it is flushed; the event rows are written after that.
-        self.emit("message_sent", "outbox", {"message_id": message, "channel": "case_record"}, sent)
         self.sent.add(template or "reply")
         self.world.counts["messages"] += 1
         if self.case.first_response_at is None:
@@ -184,7 +189,7 @@ class Ctx:
         when = min(at or self.t, self.world.now)
         self.rows.append(Message(id=self.world.new_id(Message), case=self.case,
                                  direction=MessageDirection.INBOUND, status=MessageStatus.RECEIVED,
-                                 language=self.lang, body=body, created_at=when))
+                                 language=self.lang, body=body, created_at=when, seen_at=when))
         self.world.counts["messages"] += 1
 
     def evidence(self, kind: EvidenceKind, source: EvidenceSource, data: bytes, filename: str, caption: str,

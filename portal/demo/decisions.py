@@ -10,7 +10,7 @@ from typing import Any
 from portal.demo.case_ctx import Ctx
 from portal.demo.policies import version_in_force
 from portal.demo.world import World
-from portal.domain import buyer_messages
+from portal.domain.conversations import templates
 from portal.domain.enums import CaseType, DeadlineKind
 from portal.domain.facts import case_facts
 from portal.domain.models import Decision
@@ -114,7 +114,7 @@ def _apply(c: Ctx, label: str, name: str, args: list[Any]) -> None:
         c.emit("escalated", label, {"queue": "senior"})
     elif name == "set_deadline" and len(args) == 2 and args[0] not in c.deadlines:
         c.deadline(str(args[0]), DeadlineKind.POLICY, c.t + timedelta(seconds=args[1]["seconds"]), label)
-    elif name == "notify" and args and buyer_messages.resolve_name(str(args[0])):
+    elif name == "notify" and args and templates.resolve_name(str(args[0])):
         c.send(str(args[0]), label)
     elif name == "partial_refund" and args:
         c.policy_share = args[0]

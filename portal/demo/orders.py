@@ -109,9 +109,11 @@ def _buyer(world: World, spec: MarketSpec, taken: set[str]) -> tuple[Buyer, int,
     prior = 0 if rng.random() < 0.6 else int(rng.paretovariate(1.3))
     # A few regulars send a lot back: the buyers the policy's "serial returners" rule is about.
     prior_returns = min(prior, rng.randint(0, 4)) if prior >= 3 and rng.random() < 0.25 else 0
-    buyer = Buyer(id=world.new_id(Buyer), shop_id=world.shop_id, pseudonym=_pseudonym(world, taken),
+    pseudonym = _pseudonym(world, taken)
+    # Demo buyers bought on the shop's own site, so the shop has their e-mail address.
+    buyer = Buyer(id=world.new_id(Buyer), shop_id=world.shop_id, pseudonym=pseudonym,
                   display_name=name, market=world.markets[spec.code], language=language,
-                  timezone=spec.timezone)
+                  timezone=spec.timezone, email=f"{pseudonym.lower()}@buyers.demo.test")
     return buyer, prior, prior_returns
 
 

@@ -27,6 +27,7 @@ EVENTS = (
     "delivery_failed",
     "tracking_stale",
     "dispute_opened",
+    "buyer_replied",
 )
 
 Applier = Callable[[Session, Case, Actor, list[Any]], object]

@@ -23,6 +23,7 @@ def add_evidence(
     filename: str,
     kind: EvidenceKind,
     caption: str | None = None,
+    source: EvidenceSource = EvidenceSource.SELLER,
 ) -> EvidenceItem:
     """Check and store an uploaded file as evidence, as the case page does, and tell the policy."""
     content_type = check_upload(data, kind)
@@ -30,7 +31,7 @@ def add_evidence(
     item = EvidenceItem(
         case=case,
         kind=kind,
-        source=EvidenceSource.SELLER,
+        source=source,
         sha256=attachment.sha256,
         filename=filename[-200:],
         caption=(caption or "").strip()[:300] or None,

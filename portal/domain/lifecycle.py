@@ -192,6 +192,8 @@ def record(
         occurred_at=now,
     )
     session.add(event)
+    # What one step did, for the person who took it (see portal.cases.summary).
+    session.info.setdefault("step_events", []).append(event)
     case.updated_at = now
     audit.record(
         session,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import buyer_messages, deadline_rules, hooks, money
+from portal.domain import deadline_rules, hooks, money
+from portal.domain.conversations import steps, templates
+from portal.domain.conversations.texts import buyer_language
 from portal.domain.enums import (
     AddressKind,
     CaseReason,
@@ -31,6 +34,7 @@ from portal.domain.enums import (
     TrackingStatus,
 )
 from portal.domain.lifecycle import N_, Actor, LifecycleError, move, record, require
+from portal.domain.lifecycle import allowed as lifecycle_allowed
 from portal.domain.models import (
     Case,
     CaseTag,
@@ -65,24 +69,49 @@ def queue_message(
     extra: dict[str, str] | None = None,
     body: str | None = None,
 ) -> Message:
-    """Put a message to the buyer in the outbox; the dispatcher sends it."""
-    if body is None:
-        if buyer_messages.resolve_name(template) is None:
-            raise LifecycleError(N_("There is no message template called “%(name)s”."), name=template)
-        body = buyer_messages.render(case, template, extra)
-    message = Message(
-        case=case,
-        direction=MessageDirection.OUTBOUND,
-        status=MessageStatus.QUEUED,
-        language=buyer_messages.language_for(case),
-        template=template or None,
-        body=body,
-        author_id=actor.user.id if actor.user else None,
-    )
-    session.add(message)
+    """Put a message to the buyer in the outbox; the dispatcher sends it.
+
+    A template message is written from the case's facts and refused when it would be untrue or
+    incomplete; a free-text reply may start from a template, which must still fit the case. The
+    messages of one step (an agent's action and what the policy does after it) become one message.
+    """
+    purpose = templates.resolve_name(template) if template else None
+    if template and purpose is None:
+        raise LifecycleError(N_("There is no message template called “%(name)s”."), name=template)
+    try:
+        rendered = templates.render(session, case, purpose, extra) if purpose else None
+    except templates.TemplateError as error:
+        raise LifecycleError(error.message, **error.params) from None
+    language = rendered.language if rendered else buyer_language(case.buyer.language)
+    subject = rendered.subject if rendered else templates.reply_subject(case, language)
+    text = body if body is not None else rendered.body if rendered else ""
+    if purpose == "evidence_requested" and not case.waiting_for_buyer:
+        # Asking for evidence by any route pauses the clocks that wait for the buyer.
+        deadline_rules.set_waiting(session, case, True)
+        if lifecycle_allowed(case, "request_evidence") and case.status != CaseStatus.AWAITING_BUYER:
+            move(session, case, CaseStatus.AWAITING_BUYER, actor)
+    earlier = steps.queued_in_step(session, case)
+    if earlier is not None and body is None and earlier.template and purpose:
+        message = steps.combine(earlier, purpose, subject, text)
+    else:
+        message = Message(
+            case=case,
+            direction=MessageDirection.OUTBOUND,
+            status=MessageStatus.QUEUED,
+            language=language,
+            template=purpose,
+            subject=subject,
+            body=text,
+            author_id=actor.user.id if actor.user else None,
+            idempotency_key=uuid.uuid4().hex,
+            next_attempt_at=utcnow(),
+        )
+        session.add(message)
+        steps.remember(session, case, message)
     if case.first_response_at is None:
         case.first_response_at = utcnow()
-    record(session, case, actor, "message_queued", {"template": template or "reply"})
+    case.delivery_problem = None
+    record(session, case, actor, "message_queued", {"template": purpose or "reply"})
     return message
 
 
@@ -235,7 +264,7 @@ def _refund(
         {"amount": refund.amount, "currency": case.currency, "kind": kind.value, "reason": reason},
     )
     template = "coupon_issued" if kind == RefundKind.COUPON else "refund_initiated"
-    queue_message(session, case, template, actor, {"amount": f"{refund.amount} {case.currency}"})
+    queue_message(session, case, template, actor)
     hooks.refund_issued(session, case, refund)
     return refund
 
@@ -477,11 +506,21 @@ def add_tag(session: Session, case: Case, actor: Actor, tag: str) -> None:
     record(session, case, actor, "tagged", {"tag": tag})
 
 
+MAX_REPLY = 4000
+
+
 def reply(session: Session, case: Case, actor: Actor, body: str, template: str | None = None) -> Message:
     body = body.strip()
     if not body:
         raise LifecycleError(N_("The reply is empty."))
-    return queue_message(session, case, template or "", actor, body=body[:8000])
+    if len(body) > MAX_REPLY:
+        raise LifecycleError(N_("A reply is at most %(limit)d characters."), limit=MAX_REPLY)
+    if templates.has_unfilled(body):
+        raise LifecycleError(
+            N_("The reply still has a placeholder (%(field)s); fill it in or remove it before sending."),
+            field=templates.has_unfilled(body),
+        )
+    return queue_message(session, case, template or "", actor, body=body)
 
 
 def parse_amount(text: str) -> Decimal:

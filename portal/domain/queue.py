@@ -15,7 +15,7 @@ from portal.domain.models import Buyer, Case, CaseItem, Market, Order, OrderItem
 
 # "Due soon" is the next six hours: enough to act on before a platform deadline passes.
 DUE_SOON = timedelta(hours=6)
-VIEWS = ("mine", "due_soon", "overdue", "waiting")
+VIEWS = ("mine", "due_soon", "overdue", "waiting", "replied", "undelivered")
 SORTS = ("deadline", "newest", "oldest", "value")
 
 
@@ -51,6 +51,10 @@ def _view(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
         return [Case.next_deadline_at < now]
     if f.view == "waiting":
         return [Case.waiting_for_buyer.is_(True)]
+    if f.view == "replied":
+        return [Case.unread_messages > 0]
+    if f.view == "undelivered":
+        return [Case.delivery_problem.is_not(None)]
     return []
 
 
@@ -179,6 +183,8 @@ def queue_counts(session: Session, me: int | None, now: datetime) -> QueueCounts
             flag(and_(Case.next_deadline_at >= now, Case.next_deadline_at < now + DUE_SOON)),
             flag(Case.next_deadline_at < now),
             flag(Case.waiting_for_buyer.is_(True)),
+            flag(Case.unread_messages > 0),
+            flag(Case.delivery_problem.is_not(None)),
         )
         .where(Case.status.in_(OPEN_STATUSES))
         .group_by(Case.queue)

@@ -19,7 +19,7 @@ from portal.scheduler import periodic
 
 @periodic("marketplace inbox")
 def process_inbox(app: Flask, factory: sessionmaker[Session]) -> int:
-    return process_pending(factory, client_from_config(app.config)).total
+    return process_pending(factory, client_from_config(app.config), store=app.extensions["attachments"]).total
 
 
 @periodic("marketplace outbox")

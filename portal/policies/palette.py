@@ -62,6 +62,7 @@ EVENT_HELP = {
     "delivery_failed": _l("The carrier reported a failed delivery attempt."),
     "tracking_stale": _l("The parcel's tracking has had no new event for a while."),
     "dispute_opened": _l("The buyer escalated the case to the platform."),
+    "buyer_replied": _l("The buyer sent a message (text or images) about the case."),
     "deadline": _l('A deadline started by `set_deadline` ran out; written `on deadline "NAME":`.'),
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from portal.domain.conversations import channels
 from portal.domain.marketplace import client as api
 from portal.domain.marketplace.signing import api_signature
 from portal.simulator.state import MarketplaceState, SimulatorError
@@ -43,6 +44,8 @@ def create_simulator_app(
 
     @app.before_request
     def check() -> Response | None:
+        if request.path.startswith("/_"):
+            return None  # the CDN's files and the simulator's own inspection page are not API calls
         faults = state.faults
         if faults.requests_per_second:
             with bucket_lock:
@@ -64,7 +67,9 @@ def create_simulator_app(
             return _answer(code=106003, message="timestamp is missing", status=401)
         if abs(stamp - state.clock()) > TIMESTAMP_TOLERANCE:
             return _answer(code=106003, message="timestamp is out of range", status=401)
-        expected = api_signature(app_secret, request.path, params, request.get_data())
+        # Multipart uploads are signed without their body, as on the platform.
+        signed_body = b"" if request.mimetype == "multipart/form-data" else request.get_data()
+        expected = api_signature(app_secret, request.path, params, signed_body)
         if not params.get("sign") or not _same(expected, params["sign"]):
             return _answer(code=106001, message="signature is invalid", status=401)
         if access_token and request.headers.get("x-tts-access-token") != access_token:
@@ -121,6 +126,81 @@ def create_simulator_app(
     @app.post("/return_refund/202309/returns/<return_id>/reject")
     def reject(return_id: str) -> Response:
         return _decide(return_id)
+
+    @app.post(channels.CONVERSATIONS)
+    def create_conversation() -> Response:
+        body = request.get_json(silent=True) or {}
+        user = str(body.get("buyer_user_id") or "")
+        if not user:
+            raise SimulatorError(12052905, "buyer_user_id is required")
+        return _answer({"conversation_id": state.conversation_with(user)["id"]})
+
+    @app.get(channels.CONVERSATIONS)
+    def list_conversations() -> Response:
+        with state.lock:
+            rows = [
+                {
+                    "id": c["id"],
+                    "create_time": c["create_time"],
+                    "participants": [
+                        {"role": "BUYER", "user_id": c["buyer_user_id"], "im_user_id": f"im{c['buyer_user_id']}"},
+                        {"role": "SHOP", "user_id": state.shop_id},
+                    ],
+                    "unread_count": 0,
+                }
+                for c in sorted(state.conversations.values(), key=lambda c: -c["create_time"])
+            ]
+        return _page(rows, "conversations")
+
+    @app.get(f"{channels.CONVERSATIONS}/<conversation_id>/messages")
+    def list_messages(conversation_id: str) -> Response:
+        with state.lock:
+            conversation = state.conversations.get(conversation_id)
+            if conversation is None:
+                raise SimulatorError(12052901, f"conversation {conversation_id} not found", 404)
+            rows = [dict(m) for m in reversed(conversation["messages"])]
+        return _page(rows, "messages")
+
+    @app.post(f"{channels.CONVERSATIONS}/<conversation_id>/messages")
+    def send_message(conversation_id: str) -> Response:
+        key = request.args.get("idempotency_key") or ""
+        if not key:
+            raise SimulatorError(36009011, "idempotency_key is required")
+        body = request.get_json(silent=True) or {}
+        fingerprint = hashlib.sha256(request.path.encode() + request.get_data()).hexdigest()
+        answer = state.shop_sends(
+            conversation_id, str(body.get("type") or ""), str(body.get("content") or ""), key, fingerprint
+        )
+        with state.lock:
+            if state.faults.lose_answer_next > 0:
+                state.faults.lose_answer_next -= 1
+                return _answer(code=1, message="gateway timeout", status=504)
+        return _answer(answer)
+
+    @app.post(channels.IMAGES_UPLOAD)
+    def upload() -> Response:
+        upload = request.files.get("data")
+        if upload is None:
+            raise SimulatorError(12052906, "data is required")
+        data = upload.read()
+        with state.lock:
+            file_id = state._id("f")
+            state.files[file_id] = (data, upload.mimetype or "application/octet-stream")
+        return _answer({"url": f"{state.base_url}/_files/{file_id}", "width": 0, "height": 0,
+                        "name": upload.filename or "file"})
+
+    @app.get("/_files/<file_id>")
+    def file(file_id: str) -> Response:
+        with state.lock:
+            found = state.files.get(file_id)
+        if found is None:
+            return Response(status=404)
+        return Response(found[0], mimetype=found[1])
+
+    @app.get("/_simulator/conversations")
+    def received() -> Response:
+        """What the seller's app sent the buyers: for people and tests to look at."""
+        return jsonify(messages=state.shop_messages())
 
     return app
 

@@ -91,6 +91,7 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         app = create_simulator_app(self.state, self.app_key, self.app_secret, self.access_token)
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.state.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="marketplace-simulator", daemon=True
         )

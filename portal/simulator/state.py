@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -52,9 +53,15 @@ class MarketplaceState:
     idempotency: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     decisions: list[tuple[str, str, str]] = field(default_factory=list)  # (return id, decision, key)
     faults: Faults = field(default_factory=Faults)
+    # Customer service: conversation id -> {"id", "buyer_user_id", "create_time", "messages": [...]}.
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Files uploaded for messages, served back at /_files/<id> as the platform's CDN would.
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _last_time: int = 0
+    # Where the simulator is served, for the file addresses it hands out.
+    base_url: str = "http://127.0.0.1"
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{int(self.clock()):010d}{next(self._ids):06d}"
@@ -232,6 +239,101 @@ class MarketplaceState:
             answer = {"return_id": return_id, "return_status": ret["return_status"]}
             self.idempotency[key] = (fingerprint, answer)
             return answer
+
+    # ---- customer service ---------------------------------------------------------------------------
+
+    def conversation_with(self, buyer_user_id: str) -> dict[str, Any]:
+        """The shop's conversation with a buyer, opened when there is none (with its notification)."""
+        with self.lock:
+            for conversation in self.conversations.values():
+                if conversation["buyer_user_id"] == buyer_user_id:
+                    return conversation
+            at = self._tick()
+            conversation = {
+                "id": self._id("73"),
+                "buyer_user_id": buyer_user_id,
+                "create_time": at,
+                "messages": [],
+            }
+            self.conversations[conversation["id"]] = conversation
+            self._emit(13, {"conversation_id": conversation["id"], "create_time": at}, at)
+            return conversation
+
+    def buyer_writes(
+        self, buyer_user_id: str, text: str = "", image: bytes | None = None, image_type: str = "image/jpeg"
+    ) -> dict[str, Any]:
+        """The buyer sends a message (text, or an image) to the shop; the platform notifies the seller."""
+        with self.lock:
+            conversation = self.conversation_with(buyer_user_id)
+            at = self._tick()
+            if image is not None:
+                file_id = self._id("f")
+                self.files[file_id] = (image, image_type)
+                kind, content = "IMAGE", {"url": f"{self.base_url}/_files/{file_id}", "width": 0, "height": 0}
+            else:
+                kind, content = "TEXT", {"content": text}
+            message = {
+                "id": self._id("75"),
+                "type": kind,
+                "content": json.dumps(content, ensure_ascii=False),
+                "create_time": at,
+                "sender": {"role": "BUYER", "im_user_id": f"im{buyer_user_id}"},
+            }
+            conversation["messages"].append(message)
+            data = {
+                "conversation_id": conversation["id"],
+                "message_id": message["id"],
+                "type": kind,
+                "content": message["content"],
+                "create_time": at,
+                "sender": message["sender"],
+            }
+            return self._emit(14, data, at)
+
+    def shop_sends(
+        self, conversation_id: str, kind: str, content: str, key: str, fingerprint: str
+    ) -> dict[str, Any]:
+        """A message from the seller's app into a conversation; an idempotency key is delivered once."""
+        with self.lock:
+            if key in self.idempotency:
+                earlier, answer = self.idempotency[key]
+                if earlier != fingerprint:
+                    raise SimulatorError(36009010, "idempotency_key reused with a different request")
+                return answer
+            conversation = self.conversations.get(conversation_id)
+            if conversation is None:
+                raise SimulatorError(12052901, f"conversation {conversation_id} not found", 404)
+            if kind not in {"TEXT", "IMAGE", "FILE"}:
+                raise SimulatorError(12052902, f"message type {kind} is not supported")
+            try:
+                parsed = json.loads(content)
+            except ValueError:
+                raise SimulatorError(12052903, "content must be a JSON string") from None
+            if kind == "TEXT" and not str(parsed.get("content") or "").strip():
+                raise SimulatorError(12052904, "a text message cannot be empty")
+            at = self._tick()
+            message = {
+                "id": self._id("76"),
+                "type": kind,
+                "content": content,
+                "create_time": at,
+                "sender": {"role": "SHOP"},
+                "idempotency_key": key,
+            }
+            conversation["messages"].append(message)
+            answer = {"message_id": message["id"], "create_time": at}
+            self.idempotency[key] = (fingerprint, answer)
+            return answer
+
+    def shop_messages(self) -> list[dict[str, Any]]:
+        """Every message the shop sent, oldest first (what the simulator received)."""
+        with self.lock:
+            return [
+                {**m, "conversation_id": c["id"], "buyer_user_id": c["buyer_user_id"]}
+                for c in self.conversations.values()
+                for m in c["messages"]
+                if m["sender"]["role"] == "SHOP"
+            ]
 
     def take_pending(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -455,6 +455,22 @@ def save(
     return version
 
 
+REPLY_SUBJECT = buyer_text("About your order {order}")
+
+
+def reply_subject(case: Case, language: str) -> str:
+    """The e-mail subject of a free-text reply."""
+    return fill(translate(REPLY_SUBJECT, language), {"order": case.order.external_order_id})
+
+
+def has_unfilled(text: str) -> str | None:
+    """A placeholder left in a text about to be sent (`{rma}`), or None."""
+    for _, name in placeholders(text):
+        if name is not None and name.strip() in FACTS:
+            return "{" + name.strip() + "}"
+    return None
+
+
 # ---- using a template on a case ---------------------------------------------------------------------
 
 

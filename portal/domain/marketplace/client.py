@@ -87,18 +87,35 @@ class MarketplaceClient:
                     raise
                 self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
 
-    def _once(self, method: str, path: str, params: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    def upload(self, path: str, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        """Upload a file as multipart form data (signed without the body, as the platform's uploads are)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._once("POST", path, {}, b"", files={"data": (filename, data, content_type)})
+            except MarketplaceError as error:
+                if not error.retryable or attempt > self.max_retries:
+                    raise
+                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+
+    def _once(
+        self, method: str, path: str, params: dict[str, Any], raw: bytes, files: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         query: dict[str, Any] = {"app_key": self.app_key, "timestamp": int(self.clock()), **params}
         if self.shop_cipher:
             query["shop_cipher"] = self.shop_cipher
         query["sign"] = api_signature(self.app_secret, path, query, raw)
-        headers = {"x-tts-access-token": self.access_token, "content-type": "application/json"}
+        headers = {"x-tts-access-token": self.access_token}
+        if files is None:
+            headers["content-type"] = "application/json"
         try:
             response = self.http.request(
                 method,
                 self.base_url.rstrip("/") + path,
                 params=query,
                 data=raw or None,
+                files=files,
                 headers=headers,
                 timeout=self.timeout,
             )
@@ -184,6 +201,10 @@ class MarketplaceClient:
             body["partial_refund"] = dict(partial_refund)
         return self.request("POST", approve_path(return_id), {"idempotency_key": idempotency_key}, body)
 
+    def find_conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """The customer-service conversation with this id, with its participants, or None."""
+        return find_conversation(self, conversation_id)
+
     def reject_return(
         self, return_id: str, decision: str, reason: str, idempotency_key: str
     ) -> dict[str, Any]:
@@ -193,6 +214,27 @@ class MarketplaceClient:
             "comment": reason[:500],
         }
         return self.request("POST", reject_path(return_id), {"idempotency_key": idempotency_key}, body)
+
+
+CS_CONVERSATIONS = f"/customer_service/{VERSION}/conversations"
+# Conversations are listed newest first; one that is not in the first pages is too old to matter.
+CONVERSATION_PAGES = 10
+
+
+def find_conversation(client: MarketplaceClient, conversation_id: str) -> dict[str, Any] | None:
+    token = ""
+    for _ in range(CONVERSATION_PAGES):
+        params: dict[str, Any] = {"page_size": 20}
+        if token:
+            params["page_token"] = token
+        data = client.request("GET", CS_CONVERSATIONS, params)
+        for conversation in data.get("conversations") or []:
+            if isinstance(conversation, dict) and str(conversation.get("id")) == conversation_id:
+                return conversation
+        token = data.get("next_page_token") or ""
+        if not token:
+            return None
+    return None
 
 
 def client_from_config(config: Mapping[str, Any]) -> MarketplaceClient | None:

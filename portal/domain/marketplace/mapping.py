@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from portal.domain import events, lifecycle
 from portal.domain import operations as ops
+from portal.domain.attachments import AttachmentStore
+from portal.domain.conversations import inbound
 from portal.domain.enums import (
     OPEN_STATUSES,
     CaseReason,
@@ -33,6 +35,8 @@ from portal.domain.marketplace.client import MarketplaceClient
 from portal.domain.marketplace.commands import mirroring
 from portal.domain.marketplace.inbox import (
     CANCELLATION_STATUS_CHANGE,
+    NEW_CONVERSATION,
+    NEW_MESSAGE,
     ORDER_STATUS_CHANGE,
     PACKAGE_UPDATE,
     RETURN_STATUS_CHANGE,
@@ -112,12 +116,32 @@ class Outcome:
     IGNORED = "ignored"  # a type the portal does not act on; kept
 
 
-def apply(session: Session, envelope: Envelope, client: MarketplaceClient | None) -> tuple[str, int | None]:
+def apply(
+    session: Session,
+    envelope: Envelope,
+    client: MarketplaceClient | None,
+    store: AttachmentStore | None = None,
+) -> tuple[str, int | None]:
     """Apply one notification; returns the outcome and the case it touched, if any."""
+    if envelope.type in (NEW_CONVERSATION, NEW_MESSAGE):
+        return _conversation(session, envelope, client, store)
     handler = HANDLERS.get(envelope.type)
     if handler is None:
         return Outcome.IGNORED, None
     return handler(session, envelope, client)
+
+
+def _conversation(
+    session: Session, envelope: Envelope, client: MarketplaceClient | None, store: AttachmentStore | None
+) -> tuple[str, int | None]:
+    """Customer-service notifications: the buyer's messages (type 14) and new conversations (13)."""
+    try:
+        if envelope.type == NEW_CONVERSATION:
+            inbound.new_conversation(session, envelope.data, client)
+            return Outcome.DONE, None
+        return inbound.new_message(session, envelope.data, client, store)
+    except inbound.InboundError as error:
+        raise ProcessingError(str(error), retryable=error.retryable) from None
 
 
 def _update_time(envelope: Envelope) -> int:
@@ -320,6 +344,7 @@ def _order(session: Session, envelope: Envelope, order_id: str, client: Marketpl
         buyer = Buyer(
             shop_id=shop.id,
             pseudonym=f"tts_{user}",
+            marketplace_user_id=user,
             display_name=name,
             market=market,
             language=market.language,

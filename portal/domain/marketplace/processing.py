@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.domain.attachments import AttachmentStore
 from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
 from portal.domain.marketplace.inbox import parse
 from portal.domain.marketplace.mapping import ProcessingError, apply
@@ -45,7 +46,11 @@ def _due(session: Session, now: datetime, batch: int) -> list[int]:
 
 
 def process_one(
-    session: Session, event_id: int, client: MarketplaceClient | None, now: datetime
+    session: Session,
+    event_id: int,
+    client: MarketplaceClient | None,
+    now: datetime,
+    store: AttachmentStore | None = None,
 ) -> str | None:
     """Claim and apply one event in the caller's transaction; None when another worker had it."""
     claimed = session.execute(
@@ -59,7 +64,7 @@ def process_one(
     event = session.get(MarketplaceEvent, event_id)
     assert event is not None
     session.refresh(event)
-    outcome, case_id = apply(session, parse(event.body.encode()), client)
+    outcome, case_id = apply(session, parse(event.body.encode()), client, store)
     event.state = outcome
     event.case_id = case_id
     event.last_error = None
@@ -71,6 +76,7 @@ def process_pending(
     client: MarketplaceClient | None,
     now: datetime | None = None,
     batch: int = 200,
+    store: AttachmentStore | None = None,
 ) -> ProcessResult:
     """Apply every pending event that is due, oldest first, each in its own transaction."""
     now = now or utcnow()
@@ -82,7 +88,7 @@ def process_pending(
         for event_id in ids:
             with factory() as session:
                 try:
-                    outcome = process_one(session, event_id, client, now)
+                    outcome = process_one(session, event_id, client, now, store)
                     session.commit()
                 except Exception as error:
                     session.rollback()

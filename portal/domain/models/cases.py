@@ -284,6 +284,7 @@ class Message(CreatedAt, Base):
 
     case: Mapped[Case] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
+    attachment: Mapped[Attachment | None] = relationship()
 
 
 class Deadline(CreatedAt, Base):

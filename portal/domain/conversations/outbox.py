@@ -1,0 +1,222 @@
+"""The outbox: queued buyer messages claimed in batches, sent outside any transaction, each exactly once.
+
+A dispatcher claims due messages with one conditional UPDATE (a lease: status `sending` until
+`lease_until`), so two scheduler processes never take the same message. It reads what it needs,
+commits, sends through the chosen channel with no transaction open, then records every outcome of
+the batch in one short transaction. A failure is retried with exponential backoff and jitter; after
+the last attempt the message is failed for good and its case comes back to an agent with the reason.
+A dispatcher that dies mid-batch leaves leases that run out; the messages are then claimed again,
+and their idempotency keys stop the marketplace (and the buyer's mail program, through the
+Message-ID) from taking them twice.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from portal.domain.attachments import AttachmentStore
+from portal.domain.conversations.channels import Delivery, DeliveryError, Outgoing, Router
+from portal.domain.enums import MessageDirection, MessageStatus
+from portal.domain.lifecycle import Actor, record
+from portal.domain.models import Buyer, Case, Message
+from portal.domain.types import utcnow
+
+MAX_ATTEMPTS = 6
+LEASE = timedelta(minutes=2)
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+OUTBOX = Actor.system("outbox")
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """How long to wait after the `attempts`-th failure: doubling from 30 s, capped at an hour, with full
+    jitter (a random share of it), so many failed messages do not all come back in the same second."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    share = (rng or random).uniform(0.5, 1.0)
+    return timedelta(seconds=ceiling.total_seconds() * share)
+
+
+def _due(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(
+            Message.status == MessageStatus.QUEUED,
+            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+        ),
+        and_(Message.status == MessageStatus.SENDING, Message.lease_until < now),
+    )
+
+
+def claim(session: Session, batch: int, now: datetime) -> list[int]:
+    """Lease up to `batch` due outbound messages to this dispatcher; returns their ids."""
+    candidates = (
+        select(Message.id)
+        .where(Message.direction == MessageDirection.OUTBOUND, _due(now))
+        .order_by(Message.next_attempt_at, Message.id)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    # The conditions again in the UPDATE: another dispatcher may have claimed some in between (SQLite).
+    claimed = session.scalars(
+        update(Message)
+        .where(Message.id.in_(ids), _due(now))
+        .values(status=MessageStatus.SENDING, lease_until=now + LEASE, attempts=Message.attempts + 1)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(claimed)
+
+
+def _outgoing(message: Message, store: AttachmentStore | None) -> Outgoing:
+    buyer: Buyer = message.case.buyer
+    data = None
+    content_type = None
+    if message.attachment_sha256 and store is not None:
+        data = store.read(message.attachment_sha256)
+        attachment = message.attachment
+        content_type = attachment.content_type if attachment is not None else None
+    return Outgoing(
+        message_id=message.id,
+        idempotency_key=message.idempotency_key or f"msg-{message.id}",
+        case_number=message.case.number,
+        language=message.language,
+        subject=message.subject or message.case.number,
+        body=message.body,
+        buyer_name=buyer.display_name,
+        buyer_email=buyer.email,
+        marketplace_user_id=buyer.marketplace_user_id,
+        conversation_id=buyer.conversation_id,
+        attachment=data,
+        attachment_name=message.attachment_name,
+        attachment_type=content_type,
+    )
+
+
+@dataclass
+class Outcome:
+    message_id: int
+    channel: str
+    delivery: Delivery | None = None
+    error: DeliveryError | None = None
+
+
+def dispatch(
+    factory: sessionmaker[Session],
+    router: Router,
+    store: AttachmentStore | None = None,
+    batch: int = 100,
+    now: datetime | None = None,
+    max_batches: int = 50,
+) -> int:
+    """Send what is due, batch after batch (at most `max_batches`); returns how many were sent."""
+    sent = 0
+    try:
+        for _ in range(max_batches):
+            done, claimed = _one_batch(factory, router, store, batch, now)
+            sent += done
+            if claimed < batch:
+                break
+    finally:
+        router.close()
+    return sent
+
+
+def _one_batch(
+    factory: sessionmaker[Session],
+    router: Router,
+    store: AttachmentStore | None,
+    batch: int,
+    now: datetime | None,
+) -> tuple[int, int]:
+    moment = now or utcnow()
+    with factory() as session:
+        ids = claim(session, batch, moment)
+        messages = (
+            session.scalars(
+                select(Message)
+                .where(Message.id.in_(ids))
+                .options(selectinload(Message.case).selectinload(Case.buyer), selectinload(Message.attachment))
+                .order_by(Message.id)
+            ).all()
+            if ids
+            else []
+        )
+        work = [_outgoing(m, store) for m in messages]
+        session.commit()
+    if not work:
+        return 0, 0
+    outcomes = []
+    for outgoing in work:
+        channel = router.choose(outgoing)
+        try:
+            outcomes.append(Outcome(outgoing.message_id, channel.name, delivery=channel.send(outgoing)))
+        except DeliveryError as error:
+            outcomes.append(Outcome(outgoing.message_id, channel.name, error=error))
+        except Exception as error:  # a channel's bug must not stop the other messages
+            outcomes.append(Outcome(outgoing.message_id, channel.name, error=DeliveryError(repr(error))))
+    with factory() as session:
+        sent = _record(session, outcomes, now or utcnow())
+        session.commit()
+    return sent, len(work)
+
+
+def _record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
+    sent = 0
+    messages = {
+        m.id: m
+        for m in session.scalars(
+            select(Message)
+            .where(Message.id.in_([o.message_id for o in outcomes]))
+            .options(selectinload(Message.case).selectinload(Case.buyer))
+        )
+    }
+    for outcome in outcomes:
+        message = messages.get(outcome.message_id)
+        if message is None or message.status != MessageStatus.SENDING:
+            continue
+        message.channel = outcome.channel
+        message.lease_until = None
+        if outcome.delivery is not None:
+            delivery = outcome.delivery
+            message.status = delivery.state
+            message.sent_at = now
+            message.external_id = delivery.external_id
+            message.last_error = delivery.note
+            if delivery.state in (MessageStatus.DELIVERED, MessageStatus.READ):
+                message.delivered_at = now
+            if delivery.conversation_id and not message.case.buyer.conversation_id:
+                message.case.buyer.conversation_id = delivery.conversation_id
+            sent += 1
+            continue
+        error = outcome.error or DeliveryError("unknown failure")
+        message.last_error = error.reason
+        if error.retryable and message.attempts < MAX_ATTEMPTS:
+            message.status = MessageStatus.QUEUED
+            message.next_attempt_at = now + backoff(message.attempts)
+            continue
+        message.status = MessageStatus.FAILED
+        case = message.case
+        case.delivery_problem = error.reason[:300]
+        record(session, case, OUTBOX, "message_failed", {"message_id": message.id, "reason": error.reason})
+    return sent
+
+
+def retry(session: Session, message: Message, now: datetime | None = None) -> bool:
+    """Queue a failed message again (an agent's retry); False when it is not failed."""
+    if message.status != MessageStatus.FAILED:
+        return False
+    message.status = MessageStatus.QUEUED
+    message.attempts = 0
+    message.next_attempt_at = now or utcnow()
+    if message.case.delivery_problem:
+        message.case.delivery_problem = None
+    return True
+
