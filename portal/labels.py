@@ -105,7 +105,6 @@ LABELS = {
     "queued": _l("Queued"),
     "sending": _l("Sending"),
     "sent": _l("Sent"),
-    "delivered": _l("Delivered"),
     "read": _l("Read"),
     "email": _l("E-mail"),
     "marketplace": _l("Marketplace chat"),

@@ -30,6 +30,7 @@ from portal.domain.models import (
     DeadlineSetting,
     EvidenceItem,
     Job,
+    Macro,
     Market,
     Message,
     Policy,
@@ -37,6 +38,7 @@ from portal.domain.models import (
     Product,
     ReturnShipment,
 )
+from portal.domain.types import utcnow
 
 PUBLIC = "public"
 EVERYONE = frozenset(Role)
@@ -60,6 +62,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cases.bulk": STAFF,
     "cases.update": STAFF,
     "cases.reply_template": STAFF,
+    "cases.apply_macro": STAFF,
+    "cases.retry_message": STAFF,
     "cases.message_attachment": EVERYONE,
     "policies.index": EVERYONE,
     "policies.version": EVERYONE,
@@ -149,6 +153,8 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         attachment_name="instructions.pdf",
     )
     db.add(message)
+    macro = Macro(name="Hold it", actions="hold", position=0, active=True, created_at=utcnow())
+    db.add(macro)
     setting = DeadlineSetting(name="seller_response", hours=24, clock=DeadlineClock.CALENDAR)
     db.add(setting)
     policy = Policy(name="Default")
@@ -191,6 +197,7 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         "job_id": str(job.id),
         "export_id": str(export.id),
         "message_id": str(message.id),
+        "macro_id": str(macro.id),
         "event_id": "1",
         "market_id": str(market.id),
         "setting_id": str(setting.id),

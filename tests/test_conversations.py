@@ -112,7 +112,8 @@ def test_a_template_with_a_wrong_placeholder_cannot_be_saved(
 
 
 def test_an_edited_template_overrides_the_default(db: Session, market) -> None:
-    templates.save(db, "return_received", "en", "Got it: {rma}", "Hello {buyer}, {rma} is here. {{thanks}}", None)
+    body = "Hello {buyer}, {rma} is here. {{thanks}}"
+    templates.save(db, "return_received", "en", "Got it: {rma}", body, None)
     case = make_case(db, market, status=CaseStatus.IN_REVIEW)
     ops.approve_return(db, case, AGENT)
     db.commit()  # each a step of its own, as in the portal
@@ -120,7 +121,8 @@ def test_an_edited_template_overrides_the_default(db: Session, market) -> None:
     ops.mark_return_received(db, case, AGENT)
     message = _queued(db, case)[-1]
     rma = case.returns[-1].rma_number
-    assert message.body == f"Hello Jordan M., {rma} is here. {{thanks}}" and message.subject == f"Got it: {rma}"
+    assert message.body == f"Hello Jordan M., {rma} is here. {{thanks}}"
+    assert message.subject == f"Got it: {rma}"
     # Back to the default: an empty body.
     templates.save(db, "return_received", "en", "", "", None)
     assert templates.texts(db, "return_received", "en")[2] is True
@@ -181,7 +183,10 @@ def test_email_reaches_a_real_smtp_server_once(app: Flask, db: Session, market) 
     db.commit()
     factory = app.extensions["database"].sessionmaker
     with smtp_server() as (inbox, port):
-        config = {"MESSAGE_CHANNEL": "email", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_FROM": "r@shop.test"}
+        config = {
+            "MESSAGE_CHANNEL": "email", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port,
+            "MAIL_FROM": "r@shop.test",
+        }
         assert outbox.dispatch(factory, Router(config), app.extensions["attachments"]) == 1
         assert outbox.dispatch(factory, Router(config), app.extensions["attachments"]) == 0
     assert len(inbox.messages) == 1
@@ -193,7 +198,8 @@ def test_email_reaches_a_real_smtp_server_once(app: Flask, db: Session, market) 
     assert rma in text and "Rücksendung" in text
     db.expire_all()
     sent = _queued(db, case)[-1]
-    assert sent.status == MessageStatus.SENT and sent.channel == "email" and sent.external_id == mail["Message-ID"]
+    assert sent.status == MessageStatus.SENT and sent.channel == "email"
+    assert sent.external_id == mail["Message-ID"]
 
 
 def test_the_demo_channel_says_it_sent_nothing(app: Flask, db: Session, market) -> None:
@@ -318,7 +324,8 @@ def _waiting_case(portal: Flask, user_id: str = "u-5") -> tuple[str, int]:
     with factory() as db:
         shop, market = shop_with_market(db)
         shop.external_shop_id = SHOP
-        publish_policy(db, "on buyer_replied:\n  if evidence.photos >= 1 then assign \"photos\"\n", market=market)
+        policy = 'on buyer_replied:\n  if evidence.photos >= 1 then assign "photos"\n'
+        publish_policy(db, policy, market=market)
         case = make_case(db, market, status=CaseStatus.IN_REVIEW)
         case.buyer.marketplace_user_id = user_id
         db.add(
@@ -410,10 +417,10 @@ def test_a_message_on_a_settled_case_reopens_it(db: Session, market) -> None:
     assert case.status == CaseStatus.IN_REVIEW and case.unread_messages == 1
     # The shop's own messages come back through the same notification and are not the buyer's.
     assert inbound.new_message(
-        db, {"conversation_id": "c-1", "message_id": "m-2", "content": "{}", "sender": {"role": "SHOP"}}, None, None
+        db, {"conversation_id": "c-1", "message_id": "m-2", "sender": {"role": "SHOP"}}, None, None
     ) == ("ignored", None)
     assert inbound.new_message(
-        db, {"conversation_id": "c-1", "message_id": "m-1", "content": "{}", "sender": {"role": "BUYER"}}, None, None
+        db, {"conversation_id": "c-1", "message_id": "m-1", "sender": {"role": "BUYER"}}, None, None
     ) == ("stale", None)
 
 
@@ -488,6 +495,8 @@ def test_the_preview_names_the_missing_fact(app: Flask, db: Session, market, use
     assert 'id="template-problem"' in fragment and "{evidence}" in fragment
     response = agent.post(
         f"/cases/{case.number}/reply",
-        data=_form(agent, case.number, version=str(case.version), template="refund_initiated", body="Refunded!"),
+        data=_form(
+            agent, case.number, version=str(case.version), template="refund_initiated", body="Refunded!"
+        ),
     )
     assert response.status_code == 422 and "does not fit this case" in response.get_data(as_text=True)

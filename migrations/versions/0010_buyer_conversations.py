@@ -45,7 +45,8 @@ def upgrade() -> None:
         batch.create_index(op.f("ix_buyers_conversation_id"), ["conversation_id"])
     # Marketplace buyers were known only by their pseudonym "tts_<user id>".
     op.execute(
-        "UPDATE buyers SET marketplace_user_id = SUBSTR(pseudonym, 5) WHERE pseudonym LIKE 'tts\\_%' ESCAPE '\\'"
+        "UPDATE buyers SET marketplace_user_id = SUBSTR(pseudonym, 5) "
+        "WHERE pseudonym LIKE 'tts\\_%' ESCAPE '\\'"
     )
 
     with op.batch_alter_table("cases") as batch:

@@ -1,4 +1,7 @@
-"""What one step changed, in a sentence for the person who took it ("Refunded £39.98 by policy v2 line 62")."""
+"""What one step changed, in a sentence for the person who took it.
+
+For example "Status: Refund pending · Refunded £39.98 by policy v2 line 62".
+"""
 
 from __future__ import annotations
 

@@ -143,7 +143,11 @@ def create_simulator_app(
                     "id": c["id"],
                     "create_time": c["create_time"],
                     "participants": [
-                        {"role": "BUYER", "user_id": c["buyer_user_id"], "im_user_id": f"im{c['buyer_user_id']}"},
+                        {
+                            "role": "BUYER",
+                            "user_id": c["buyer_user_id"],
+                            "im_user_id": f"im{c['buyer_user_id']}",
+                        },
                         {"role": "SHOP", "user_id": state.shop_id},
                     ],
                     "unread_count": 0,

@@ -45,12 +45,12 @@ def test_a_return_from_request_to_refund(page: Page, live_server: LiveServer, op
     # The policy approved the return on arrival and queued the instructions for the buyer.
     expect(page.locator("#case-head")).to_contain_text("Return approved")
     timeline = page.locator("#case-timeline")
-    expect(timeline).to_contain_text("Message to the buyer queued (return_approved)")
+    expect(page.locator("#case-conversation")).to_contain_text("Return approved, with instructions")
     expect(timeline).to_contain_text(re.compile(r"policy v1 line 3"))
     expect(page.locator("#case-returns")).to_contain_text("RMA-US-")
 
     page.get_by_role("button", name="Mark return received").click()
-    expect(page.locator(".flash-success")).to_contain_text("Done.")
+    expect(page.locator(".flash-success")).to_contain_text("Status: Return received")
     expect(page.locator("#case-head")).to_contain_text("Return received")
 
     page.get_by_text("Record inspection", exact=True).first.click()

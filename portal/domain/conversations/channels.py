@@ -228,7 +228,8 @@ class MarketplaceChannel:
     def _open_conversation(self, outgoing: Outgoing) -> str:
         if not outgoing.marketplace_user_id:
             raise DeliveryError("the buyer has no marketplace account", retryable=False)
-        data = self.client.request("POST", CONVERSATIONS, None, {"buyer_user_id": outgoing.marketplace_user_id})
+        body = {"buyer_user_id": outgoing.marketplace_user_id}
+        data = self.client.request("POST", CONVERSATIONS, None, body)
         conversation = str(data.get("conversation_id") or "")
         if not conversation:
             raise DeliveryError("the marketplace opened no conversation", retryable=True)

@@ -50,7 +50,9 @@ class InboundError(Exception):
 def case_for(session: Session, buyer: Buyer) -> Case | None:
     """The buyer's open case (most recently opened first), else their latest case."""
     cases = list(
-        session.scalars(select(Case).where(Case.buyer_id == buyer.id).order_by(Case.opened_at.desc()).limit(20))
+        session.scalars(
+            select(Case).where(Case.buyer_id == buyer.id).order_by(Case.opened_at.desc()).limit(20)
+        )
     )
     open_cases = [c for c in cases if c.status in OPEN_STATUSES]
     return (open_cases or cases or [None])[0]
@@ -76,7 +78,9 @@ def buyer_for_conversation(
     return buyer
 
 
-def new_conversation(session: Session, data: dict[str, Any], client: MarketplaceClient | None) -> Buyer | None:
+def new_conversation(
+    session: Session, data: dict[str, Any], client: MarketplaceClient | None
+) -> Buyer | None:
     """A buyer opened a conversation with the shop: remember it on the buyer."""
     conversation = _text(data, "conversation_id", 64)
     if not conversation:

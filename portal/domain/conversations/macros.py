@@ -48,10 +48,10 @@ class MacroProblem:
 
 
 def parse(text: str) -> list[rules.Action]:
-    """The actions of a macro text; raises MacroError listing every problem (as the policy checker words them)."""
+    """The actions of a macro text; raises MacroError with every problem, as the policy checker words it."""
     text = " ".join(text.split())
     if not text:
-        raise MacroError([MacroProblem(1, 1, "Write at least one action, such as request_evidence \"photo\".")])
+        raise MacroError([MacroProblem(1, 1, 'Write at least one action, such as request_evidence "photo".')])
     if len(text) > MAX_ACTIONS_TEXT:
         raise MacroError([MacroProblem(1, MAX_ACTIONS_TEXT, "A macro is at most 1000 characters.")])
     prefix = "if true then "
@@ -84,7 +84,8 @@ class MacroError(ValueError):
 
 
 def active(session: Session) -> list[Macro]:
-    return list(session.scalars(select(Macro).where(Macro.active.is_(True)).order_by(Macro.position, Macro.name)))
+    query = select(Macro).where(Macro.active.is_(True)).order_by(Macro.position, Macro.name)
+    return list(session.scalars(query))
 
 
 def offered(session: Session, case: Case) -> list[Macro]:
@@ -129,7 +130,7 @@ def apply(session: Session, case: Case, macro: Macro, actor: Actor) -> list[str]
                 templates.render(session, case, str(step.args[0]))
             elif step.name in OPERATION and not lifecycle.allowed(case, OPERATION[step.name]):
                 raise LifecycleError(
-                    N_("The macro stopped at “%(step)s”: not possible for this case now. Nothing was changed."),
+                    N_("The macro stopped at “%(step)s”: not possible for this case now. Nothing changed."),
                     step=step.name,
                 )
             APPLIERS[step.name](session, case, actor, list(step.args))

@@ -143,7 +143,9 @@ def _one_batch(
             session.scalars(
                 select(Message)
                 .where(Message.id.in_(ids))
-                .options(selectinload(Message.case).selectinload(Case.buyer), selectinload(Message.attachment))
+                .options(
+                    selectinload(Message.case).selectinload(Case.buyer), selectinload(Message.attachment)
+                )
                 .order_by(Message.id)
             ).all()
             if ids

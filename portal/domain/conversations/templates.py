@@ -309,8 +309,8 @@ PURPOSES: dict[str, Purpose] = {
             "tracking_stale",
             buyer_text("Your parcel for order {order}"),
             buyer_text(
-                "Hi {buyer}, your parcel for order {order} has not moved for a few days. We are checking with "
-                "the carrier and will keep you updated."
+                "Hi {buyer}, your parcel for order {order} has not moved for a few days. We are checking "
+                "with the carrier and will keep you updated."
             ),
             lambda case: bool(case.order.shipments),
         ),
@@ -349,12 +349,14 @@ def placeholders(text: str) -> list[tuple[int, str | None]]:
 
 
 def check(text: str, limit: int = MAX_BODY) -> list[Problem]:
-    """Everything wrong with a template text at once: unknown placeholders (with a suggestion), stray braces."""
+    """Every problem of a template text at once: unknown placeholders (with a suggestion), lone braces."""
     problems: list[Problem] = []
     if not text.strip():
         problems.append(Problem(0, "The text is empty."))
     if len(text) > limit:
-        problems.append(Problem(limit, "The text is longer than %(limit)s characters.", {"limit": str(limit)}))
+        problems.append(
+            Problem(limit, "The text is longer than %(limit)s characters.", {"limit": str(limit)})
+        )
     for offset, name in placeholders(text):
         if name is None:
             problems.append(Problem(offset, "A lone brace: write {{ or }} for a brace the buyer should see."))
