@@ -1,4 +1,4 @@
-"""The buyer conversation in the browser: a reply arrives, the case comes back, the agent answers with macros."""
+"""The buyer conversation in the browser: a reply comes back to the agent, who answers with macros."""
 
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def test_a_buyer_reply_comes_back_and_is_answered_once_on_each_channel(
 
     # The buyer answers on the marketplace; the platform sends signed notifications to our webhook.
     simulator.state.buyer_writes("u-88", "Here is the torn seam")
-    notifier = Notifier(simulator.state, APP_KEY, APP_SECRET, http_deliverer(f"{server.url}/webhooks/tiktok-shop"))
+    deliver = http_deliverer(f"{server.url}/webhooks/tiktok-shop")
+    notifier = Notifier(simulator.state, APP_KEY, APP_SECRET, deliver)
     assert notifier.flush() == 2 and not notifier.dropped  # the new conversation, then the message
     client = Router(app.config).channels["marketplace"].client  # type: ignore[attr-defined]
     assert process_pending(factory, client, store=store).failed == 0
