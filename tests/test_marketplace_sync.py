@@ -220,8 +220,9 @@ def test_reconciliation_repairs_what_dropped_webhooks_missed(
     state.set_return_status(delivered["return_id"], "RETURN_OR_REFUND_REQUEST_CANCEL")
     cancel = state.request_cancellation("O-0")
     state.set_cancellation_status(cancel["cancel_id"], "CANCELLATION_REQUEST_SUCCESS")
+    state.buyer_writes("u1", "Where do I send it?")  # a new conversation and its first message
     notifier.flush()
-    assert len(notifier.dropped) == 8
+    assert len(notifier.dropped) == 10
     notifier.drop = False
     _run(portal, client)
 
@@ -241,7 +242,8 @@ def test_reconciliation_repairs_what_dropped_webhooks_missed(
         ).all()
         assert repairs and {e.state for e in repairs} <= {"done", "stale"}
         cursors = session.scalars(select(MarketplaceSyncCursor)).all()
-        assert {c.resource for c in cursors} == {"returns", "cancellations", "orders"}
+        assert {c.resource for c in cursors} == {"returns", "cancellations", "orders", "buyer_messages"}
+        assert [m.body for m in shipped.messages if m.direction.value == "inbound"] == ["Where do I send it?"]
         assert all(c.last_error is None and c.synced_until > 0 for c in cursors)
         assert (
             session.scalar(select(Order.status).where(Order.external_order_id == "O-0"))

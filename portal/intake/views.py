@@ -27,6 +27,7 @@ LIST_LABELS = {
     "returns": _l("Returns and refunds"),
     "cancellations": _l("Cancellations"),
     "orders": _l("Orders"),
+    "buyer_messages": _l("Buyer messages"),
 }
 COMMAND_LABELS = {
     "approve_return": _l("Approve the return"),

@@ -142,6 +142,7 @@ def create_simulator_app(
                 {
                     "id": c["id"],
                     "create_time": c["create_time"],
+                    "update_time": max([c["create_time"], *(m["create_time"] for m in c["messages"])]),
                     "participants": [
                         {
                             "role": "BUYER",

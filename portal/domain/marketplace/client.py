@@ -237,6 +237,50 @@ def find_conversation(client: MarketplaceClient, conversation_id: str) -> dict[s
     return None
 
 
+def search_buyer_messages(
+    client: MarketplaceClient, update_time_ge: int, update_time_lt: int
+) -> Iterator[dict[str, Any]]:
+    """Buyers' customer-service messages sent in the window, newest conversations first (bounded)."""
+    token = ""
+    for _ in range(CONVERSATION_PAGES):
+        params: dict[str, Any] = {"page_size": 20}
+        if token:
+            params["page_token"] = token
+        data = client.request("GET", CS_CONVERSATIONS, params)
+        for conversation in data.get("conversations") or []:
+            if not isinstance(conversation, dict):
+                continue
+            latest = int(conversation.get("update_time") or conversation.get("create_time") or 0)
+            if latest < update_time_ge:
+                continue
+            conversation_id = str(conversation.get("id"))
+            yield from _conversation_messages(client, conversation_id, update_time_ge, update_time_lt)
+        token = data.get("next_page_token") or ""
+        if not token:
+            return
+
+
+def _conversation_messages(
+    client: MarketplaceClient, conversation_id: str, ge: int, lt: int
+) -> Iterator[dict[str, Any]]:
+    token = ""
+    for _ in range(CONVERSATION_PAGES):
+        params: dict[str, Any] = {"page_size": 50}
+        if token:
+            params["page_token"] = token
+        data = client.request("GET", f"{CS_CONVERSATIONS}/{conversation_id}/messages", params)
+        for message in data.get("messages") or []:  # newest first
+            created = int(message.get("create_time") or 0) if isinstance(message, dict) else 0
+            if created < ge:
+                return
+            sender = message.get("sender") if isinstance(message.get("sender"), dict) else {}
+            if created < lt and str(sender.get("role") or "").upper() == "BUYER":
+                yield {**message, "conversation_id": conversation_id, "update_time": created}
+        token = data.get("next_page_token") or ""
+        if not token:
+            return
+
+
 def client_from_config(config: Mapping[str, Any]) -> MarketplaceClient | None:
     """The configured client, or None when no marketplace API is configured."""
     if not config.get("TIKTOK_SHOP_API_URL") or not config.get("TIKTOK_SHOP_APP_SECRET"):

@@ -17,14 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
+from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError, search_buyer_messages
 from portal.domain.marketplace.inbox import (
     CANCELLATION_STATUS_CHANGE,
+    NEW_MESSAGE,
     ORDER_STATUS_CHANGE,
     RETURN_STATUS_CHANGE,
     receive,
 )
-from portal.domain.models import MarketplaceEntity, MarketplaceSyncCursor
+from portal.domain.models import MarketplaceEntity, MarketplaceSyncCursor, Message
 from portal.domain.types import utcnow
 
 # Read a little either side of the window: the marketplace's clock and ours differ, and it commits late.
@@ -42,6 +43,8 @@ class Resource:
     status_key: str
     search: Callable[[MarketplaceClient, int, int], Iterator[dict[str, Any]]]
     data: Callable[[dict[str, Any]], dict[str, Any]]
+    # Whether the portal lacks this item; by default, compared with the newest MarketplaceEntity state.
+    missing: Callable[[Session, dict[str, Any]], bool] | None = None
 
 
 def _return_data(item: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +81,24 @@ def _order_data(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _message_data(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conversation_id": item.get("conversation_id"),
+        "message_id": item.get("id"),
+        "type": item.get("type"),
+        "content": item.get("content"),
+        "create_time": item.get("create_time"),
+        "sender": item.get("sender"),
+    }
+
+
+def _message_missing(session: Session, item: dict[str, Any]) -> bool:
+    found = session.scalar(
+        select(Message.id).where(Message.channel == "marketplace", Message.external_id == str(item.get("id")))
+    )
+    return found is None
+
+
 RESOURCES = (
     Resource(
         "returns",
@@ -105,6 +126,16 @@ RESOURCES = (
         "status",
         lambda c, ge, lt: c.search_orders(ge, lt),
         _order_data,
+    ),
+    Resource(
+        "buyer_messages",
+        "message",
+        NEW_MESSAGE,
+        "id",
+        "type",
+        search_buyer_messages,
+        _message_data,
+        _message_missing,
     ),
 )
 
@@ -158,9 +189,12 @@ def reconcile(
                     external_id = str(item.get(resource.id_key) or "")
                     status = str(item.get(resource.status_key) or "")
                     update_time = int(item.get("update_time") or 0)
-                    if not external_id or not _missing(
-                        session, resource.kind, external_id, status, update_time
-                    ):
+                    if not external_id:
+                        continue
+                    if resource.missing is not None:
+                        if not resource.missing(session, item):
+                            continue
+                    elif not _missing(session, resource.kind, external_id, status, update_time):
                         continue
                     repair_id = f"recon:{resource.kind}:{external_id}:{update_time}:{status}"
                     body = json.dumps(
