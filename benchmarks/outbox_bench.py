@@ -179,7 +179,8 @@ def main() -> None:
             print(f"    e-mails received {sum(ids.values()):,} for {emails:,} queued, "
                   f"sent twice {sum(1 for c in ids.values() if c > 1)}; "
                   f"chat messages {sum(chat.values()):,} "
-                  f"for {options.messages - emails:,} queued, twice {sum(1 for c in chat.values() if c > 1)}; "
+                  f"for {options.messages - emails:,} queued, "
+                  f"twice {sum(1 for c in chat.values() if c > 1)}; "
                   f"failed {failed}")
             exact = (sum(ids.values()) == len(ids) == emails and sum(chat.values()) == len(chat)
                      == options.messages - emails and failed == 0)
