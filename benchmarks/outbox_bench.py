@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import smtplib
 import subprocess
 import sys
@@ -145,6 +146,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     options = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the simulator's request log
+    # Stopped from outside: still stop the scheduler processes and the database cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     from support.postgres import PostgresCluster
 

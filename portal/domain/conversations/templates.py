@@ -30,6 +30,7 @@ from portal.domain.enums import (
     RefundKind,
     ReturnStatus,
 )
+from portal.domain.lifecycle import N_
 from portal.domain.models import Case, MessageTemplateVersion, User
 from portal.domain.types import utcnow
 
@@ -54,7 +55,7 @@ class TemplateError(Exception):
 class MissingFacts(TemplateError):
     def __init__(self, purpose: str, facts: list[str]) -> None:
         super().__init__(
-            "This message needs %(facts)s, which this case does not have yet.",
+            N_("This message needs %(facts)s, which this case does not have yet."),
             facts=", ".join("{" + f + "}" for f in facts),
         )
         self.purpose = purpose
@@ -63,7 +64,9 @@ class MissingFacts(TemplateError):
 
 class NotTrue(TemplateError):
     def __init__(self, purpose: str) -> None:
-        super().__init__("The message “%(purpose)s” does not fit this case as it is now.", purpose=purpose)
+        super().__init__(
+            N_("The message “%(purpose)s” does not fit this case as it is now."), purpose=purpose
+        )
         self.purpose = purpose
 
 
@@ -352,14 +355,16 @@ def check(text: str, limit: int = MAX_BODY) -> list[Problem]:
     """Every problem of a template text at once: unknown placeholders (with a suggestion), lone braces."""
     problems: list[Problem] = []
     if not text.strip():
-        problems.append(Problem(0, "The text is empty."))
+        problems.append(Problem(0, N_("The text is empty.")))
     if len(text) > limit:
         problems.append(
-            Problem(limit, "The text is longer than %(limit)s characters.", {"limit": str(limit)})
+            Problem(limit, N_("The text is longer than %(limit)s characters."), {"limit": str(limit)})
         )
     for offset, name in placeholders(text):
         if name is None:
-            problems.append(Problem(offset, "A lone brace: write {{ or }} for a brace the buyer should see."))
+            problems.append(
+                Problem(offset, N_("A lone brace: write {{ or }} for a brace the buyer should see."))
+            )
             continue
         stripped = name.strip()
         if stripped in FACTS and _NAME.fullmatch(stripped):
@@ -369,12 +374,12 @@ def check(text: str, limit: int = MAX_BODY) -> list[Problem]:
             problems.append(
                 Problem(
                     offset,
-                    "Unknown placeholder {%(name)s}; did you mean {%(suggestion)s}?",
+                    N_("Unknown placeholder {%(name)s}; did you mean {%(suggestion)s}?"),
                     {"name": stripped, "suggestion": close[0]},
                 )
             )
         else:
-            problems.append(Problem(offset, "Unknown placeholder {%(name)s}.", {"name": stripped}))
+            problems.append(Problem(offset, N_("Unknown placeholder {%(name)s}."), {"name": stripped}))
     return problems
 
 
@@ -425,9 +430,9 @@ def save(
 ) -> MessageTemplateVersion:
     """Save a new version (checked first); an empty body goes back to the shipped default."""
     if purpose not in PURPOSES:
-        raise TemplateError("There is no message called “%(purpose)s”.", purpose=purpose)
+        raise TemplateError(N_("There is no message called “%(purpose)s”."), purpose=purpose)
     if language not in LANGUAGES:
-        raise TemplateError("Buyers get messages in %(languages)s only.", languages=", ".join(LANGUAGES))
+        raise TemplateError(N_("Buyers get messages in %(languages)s only."), languages=", ".join(LANGUAGES))
     body = body.replace("\r\n", "\n").strip()
     subject = " ".join(subject.split())
     if body:
@@ -498,7 +503,7 @@ def render(
     """The message for this case in the buyer's language; raises when it would be untrue or incomplete."""
     key = resolve_name(purpose)
     if key is None:
-        raise TemplateError("There is no message called “%(purpose)s”.", purpose=purpose)
+        raise TemplateError(N_("There is no message called “%(purpose)s”."), purpose=purpose)
     spec = PURPOSES[key]
     if not spec.applies(case):
         raise NotTrue(key)
