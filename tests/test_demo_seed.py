@@ -167,7 +167,9 @@ def test_cases_open_after_the_parcel_arrived_and_close_in_the_past(seeded: Seede
 def test_timeline_events_point_at_real_rows(seeded: Seeded) -> None:
     events = seeded.session.scalars(select(CaseEvent)).all()
     kinds = {e.kind for e in events}
-    assert {"case_opened", "status_changed", "decided", "message_sent", "deadline_set"} <= kinds
+    assert {"case_opened", "status_changed", "decided", "message_queued", "deadline_set"} <= kinds
+    # A message's delivery is recorded on the message itself (channel, state), not as a second event.
+    assert "message_sent" not in kinds
     messages = set(seeded.session.scalars(select(Message.id)))
     decisions = set(seeded.session.scalars(select(Decision.id)))
     for event in events:

@@ -22,8 +22,25 @@ from portal.demo.policies import build_policies
 from portal.demo.world import World
 from portal.domain import audit
 from portal.domain.attachments import AttachmentStore
-from portal.domain.enums import DeadlineClock, Role, TrackingStatus
-from portal.domain.models import Base, Case, CaseEvent, DeadlineSetting, Shop, TrackingEvent, User
+from portal.domain.enums import (
+    OPEN_STATUSES,
+    CaseStatus,
+    DeadlineClock,
+    MessageDirection,
+    Role,
+    TrackingStatus,
+)
+from portal.domain.models import (
+    Base,
+    Case,
+    CaseEvent,
+    DeadlineSetting,
+    Macro,
+    Message,
+    Shop,
+    TrackingEvent,
+    User,
+)
 from portal.domain.users import hash_password
 
 DEMO_PASSWORD = "aftersales-demo"
@@ -101,6 +118,36 @@ def _insert_case_events(world: World) -> None:
     world.case_events.clear()
 
 
+# The agents' one-click answers, as an ops manager would set them up.
+DEMO_MACROS = (
+    ("Request photos", 'request_evidence "photo"', "Ask for photos of the problem and wait for them"),
+    ("Request a video", 'request_evidence "video"', "For high-value items: ask for a video"),
+    ("Approve return", "approve_return", "Approve; the buyer gets the RMA and the instructions PDF"),
+    ("Coupon 5", "coupon 5", "A small coupon instead of a return"),
+)
+
+
+def _macros(world: World) -> None:
+    author, when = world.users["ops@demo.test"], world.now - timedelta(days=30)
+    for position, (name, actions, description) in enumerate(DEMO_MACROS):
+        world.session.add(Macro(name=name, actions=actions, description=description, position=position,
+                                active=True, created_by_id=author.id, created_at=when))
+
+
+def _unread_replies(built: list[Ctx], now: datetime) -> None:
+    """Buyers who wrote in the last days about a case still open: no agent has read it yet."""
+    for c in built:
+        inbound = [r for r in c.rows if isinstance(r, Message) and r.direction == MessageDirection.INBOUND]
+        if inbound:
+            c.case.last_buyer_message_at = inbound[-1].created_at
+        last = max((r for r in c.rows if isinstance(r, Message)), key=lambda m: m.created_at, default=None)
+        if (last is not None and last.direction == MessageDirection.INBOUND
+                and c.case.status in OPEN_STATUSES and c.case.status != CaseStatus.AWAITING_BUYER
+                and last.created_at >= now - timedelta(days=1)):
+            last.seen_at = None
+            c.case.unread_messages = 1
+
+
 def _link(built: list[Ctx]) -> None:
     """Foreign keys the models hold without a relationship, set once the rows they point at have ids."""
     for c in built:
@@ -162,6 +209,8 @@ def seed_demo(session: Session, store: AttachmentStore, *, scale: float = 1.0, s
         _insert_tracking(world)
 
         built = build_cases(world, pools, plans, _next_case_number(session))
+        _unread_replies(built, now)
+        _macros(world)
         for c in built:
             session.add_all(c.rows)
         session.flush()
