@@ -500,3 +500,25 @@ def test_the_preview_names_the_missing_fact(app: Flask, db: Session, market, use
         ),
     )
     assert response.status_code == 422 and "does not fit this case" in response.get_data(as_text=True)
+
+
+def test_the_demo_stream_shows_what_the_shop_wrote_and_buyers_answer() -> None:
+    import random
+
+    from portal.simulator.stream import _chat
+
+    state = MarketplaceState(shop_id=SHOP)
+    conversation = state.conversation_with("u-1")
+    state.shop_sends(conversation["id"], "TEXT", '{"content": "Your RMA is RMA-1"}', "key-1", "f")
+    state.take_pending()
+
+    class Always(random.Random):
+        def random(self) -> float:
+            return 0.0
+
+    seen: set[str] = set()
+    lines = _chat(state, Always(), seen)
+    assert lines[0].startswith("shop wrote to buyer u-1 (TEXT)") and "RMA-1" in lines[0]
+    assert lines[1] == "buyer u-1 answered"
+    assert [n["type"] for n in state.take_pending()] == [14]
+    assert _chat(state, Always(), seen) == []  # each message is shown once

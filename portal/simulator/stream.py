@@ -46,6 +46,29 @@ def _products() -> list[dict[str, Any]]:
         session.close()
 
 
+BUYER_ANSWERS = (
+    "Thanks! Here is what I can tell you: the seam opened after one wash.",
+    "OK, I will ship it tomorrow.",
+    "Thank you for the quick answer.",
+    "Is there a label I can print?",
+)
+
+
+def _chat(state: MarketplaceState, rng: random.Random, seen: set[str]) -> list[str]:
+    """What the shop wrote to buyers since the last step; now and then a buyer answers."""
+    lines = []
+    for message in state.shop_messages():
+        if message["id"] in seen:
+            continue
+        seen.add(message["id"])
+        text = str(message["content"])[:90]
+        lines.append(f"shop wrote to buyer {message['buyer_user_id']} ({message['type']}): {text}")
+        if message["type"] == "TEXT" and rng.random() < 0.5:
+            state.buyer_writes(message["buyer_user_id"], rng.choice(BUYER_ANSWERS))
+            lines.append(f"buyer {message['buyer_user_id']} answered")
+    return lines
+
+
 def _step(state: MarketplaceState, rng: random.Random, products: list[dict[str, Any]]) -> str:
     """One believable thing happening on the marketplace."""
     waiting = [r for r in state.returns.values() if r["return_status"] == "AWAITING_BUYER_SHIP"]
@@ -125,8 +148,11 @@ def demo_stream(portal_url: str, port: int, every: float, count: int) -> None:
     rng = random.Random()
     products = _products()
     done = 0
+    seen: set[str] = set()
     try:
         while not count or done < count:
+            for line in _chat(state, rng, seen):
+                click.echo(f"{time.strftime('%H:%M:%S')} {line}")
             what = _step(state, rng, products)
             sent = notifier.flush()
             lost = len(notifier.dropped)
