@@ -179,7 +179,8 @@ def test_email_reaches_a_real_smtp_server_once(app: Flask, db: Session, market) 
     case = make_case(db, market, status=CaseStatus.IN_REVIEW)
     case.buyer.email = "jordan@example.test"
     case.buyer.language = "de"
-    ops.approve_return(db, case, AGENT)
+    with app.app_context():  # as in the portal, where the approval attaches the instructions PDF
+        ops.approve_return(db, case, AGENT)
     db.commit()
     factory = app.extensions["database"].sessionmaker
     with smtp_server() as (inbox, port):
@@ -196,6 +197,10 @@ def test_email_reaches_a_real_smtp_server_once(app: Flask, db: Session, market) 
     assert "genehmigt" in mail["Subject"]
     text = mail.get_body(preferencelist=("plain",)).get_content()
     assert rma in text and "Rücksendung" in text
+    # The return instructions go with it, as a real PDF.
+    attachments = list(mail.iter_attachments())
+    assert [a.get_content_type() for a in attachments] == ["application/pdf"]
+    assert attachments[0].get_content().startswith(b"%PDF-")
     db.expire_all()
     sent = _queued(db, case)[-1]
     assert sent.status == MessageStatus.SENT and sent.channel == "email"
@@ -522,3 +527,22 @@ def test_the_demo_stream_shows_what_the_shop_wrote_and_buyers_answer() -> None:
     assert lines[1] == "buyer u-1 answered"
     assert [n["type"] for n in state.take_pending()] == [14]
     assert _chat(state, Always(), seen) == []  # each message is shown once
+
+
+@pytest.mark.parametrize(
+    "url, allowed",
+    [
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://127.0.0.1:5432/", False),
+        ("file:///etc/passwd", False),
+        ("http://p16.tiktokcdn.com/img.jpeg", False),  # not over HTTPS
+        ("https://p16-oec.tiktokcdn.com/img.jpeg", True),
+        ("https://evil.example/tiktokcdn.com.jpeg", False),
+    ],
+)
+def test_a_signed_image_address_is_followed_only_to_the_marketplace(url: str, allowed: bool) -> None:
+    from portal.domain.marketplace.client import MarketplaceClient
+
+    client = MarketplaceClient(base_url="http://127.0.0.1:5081", app_key="k", app_secret="s")
+    assert inbound.media_url_allowed(url, client) is allowed
+    assert inbound.media_url_allowed("http://127.0.0.1:5081/_files/f1", client)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import select
@@ -174,9 +175,24 @@ def _time(value: Any) -> datetime:
     return utcnow()
 
 
+# Where the marketplace keeps buyers' images; a notification pointing anywhere else is not followed
+# (a signed body is still no reason to make the portal fetch an internal address).
+MEDIA_HOST_SUFFIXES = (".tiktokcdn.com", ".tiktokcdn-us.com", ".tiktokcdn-eu.com", ".ibyteimg.com")
+
+
+def media_url_allowed(url: str, client: MarketplaceClient) -> bool:
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return False
+    own = urlsplit(client.base_url)
+    if (parsed.hostname, parsed.port) == (own.hostname, own.port):
+        return True  # the marketplace's own API host (the simulator serves its files there)
+    return parsed.scheme == "https" and parsed.hostname.endswith(MEDIA_HOST_SUFFIXES)
+
+
 def _image(content: dict[str, Any], client: MarketplaceClient | None) -> bytes | None:
     url = content.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or client is None:
+    if not isinstance(url, str) or client is None or not media_url_allowed(url, client):
         return None
     try:
         with client.http.get(url, timeout=client.timeout, stream=True) as response:
