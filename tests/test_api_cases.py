@@ -164,7 +164,13 @@ def test_create_runs_the_policy_and_answers_201_with_location(
     order_id = _order_case(db, market).order.external_order_id
     response = api.post(
         "/api/v1/cases",
-        json={"order_id": order_id, "type": "return_and_refund", "reason": "size", "note": "Too small"},
+        json={
+            "order_id": order_id,
+            "type": "return_and_refund",
+            "reason": "size",
+            "note": "Too small",
+            "buyer_email": "sam@example.test",
+        },
         headers=agent,
     )
     body = response.get_json()
@@ -177,6 +183,7 @@ def test_create_runs_the_policy_and_answers_201_with_location(
     assert body["value"] == {"amount": "25.00", "currency": "USD"} and body["buyer_note"] == "Too small"
     db.expire_all()
     created = db.scalar(select(Case).where(Case.number == body["number"]))
+    assert created.buyer.email == "sam@example.test"  # messages about the case can go by e-mail
     opened = db.scalar(
         select(CaseEvent).where(CaseEvent.case_id == created.id, CaseEvent.kind == "case_opened")
     )
@@ -243,6 +250,10 @@ def test_create_for_chosen_items(
         ({"order_id": "X", "type": "refund_only", "reason": "size", "extra": 1}, "extra"),
         ({"order_id": "   ", "type": "refund_only", "reason": "size"}, "order_id"),
         ({"order_id": "NO-SUCH-ORDER", "type": "refund_only", "reason": "size"}, "order_id"),
+        (
+            {"order_id": "X", "type": "refund_only", "reason": "size", "buyer_email": "not an address"},
+            "buyer_email",
+        ),
     ],
 )
 def test_create_refuses_bad_values_per_field(

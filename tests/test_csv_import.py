@@ -92,6 +92,9 @@ def test_orders_file_previews_then_imports_once(ops: FlaskClient, db: Session, m
     assert order.shipments[0].tracking_number == "1ZCSV0000000001"
     big = db.scalar(select(Order).where(Order.external_order_id == "CSV-1003"))
     assert big is not None and big.total_amount == Decimal("3703.50")
+    # Own-site exports carry the buyer's e-mail address: buyer messages can go by e-mail.
+    assert order.buyer.email == "lena@example.test"
+    assert db.scalar(select(Order).where(Order.external_order_id == "CSV-1002")).buyer.email is None
 
     # The same file again: the same batch, nothing changes.
     again = upload(ops, market_id, "orders_ok.csv")

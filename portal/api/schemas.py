@@ -214,6 +214,14 @@ class CaseCreate(Strict):
         None, max_length=100, description="Items of the order the case is about; all of them when omitted."
     )
     note: str | None = Field(None, max_length=4000, pattern=TEXT, description="What the buyer said.")
+    buyer_email: str | None = Field(
+        None,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="The buyer's e-mail address (own-site orders), so messages about the case can reach "
+        "them by e-mail.",
+        examples=["sam@example.com"],
+    )
 
 
 class ReturnShippedIn(Strict):

@@ -163,6 +163,7 @@ def create_case() -> Response:
                 else None,
                 note=body.note,
                 idempotency=idempotency,
+                buyer_email=body.buyer_email,
             )
             session.commit()
     except api_cases.InputError as error:

@@ -103,6 +103,7 @@ def open_case_for_order(
     items: list[RequestedItem] | None = None,
     note: str | None = None,
     idempotency: tuple[int, str, str] | None = None,
+    buyer_email: str | None = None,
 ) -> Case:
     """Open a case on an existing order and let the market's policy decide its first step.
 
@@ -113,6 +114,8 @@ def open_case_for_order(
     if order is None:
         raise InputError({"order_id": [(N_("There is no order %(order)s."), {"order": order_id})]})
     chosen = _case_items(order, items)
+    if buyer_email:
+        order.buyer.email = buyer_email
     value = sum((ci.order_item.unit_price * ci.quantity for ci in chosen), Decimal(0))
     for _attempt in range(5):
         case = Case(

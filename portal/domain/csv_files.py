@@ -67,6 +67,12 @@ ORDER_FIELDS = (
         True,
         ("buyer username", "buyer", "buyer nickname", "buyer name", "买家", "买家用户名"),
     ),
+    Field(
+        "buyer_email",
+        N_("Buyer e-mail"),
+        False,
+        ("buyer email", "buyer e-mail", "email", "e-mail", "买家邮箱", "邮箱"),
+    ),
     Field("sku", N_("SKU"), True, ("seller sku", "sku", "sku id", "卖家sku")),
     Field("product_name", N_("Product name"), False, ("product name", "item name", "title", "商品名称")),
     Field("quantity", N_("Quantity"), True, ("quantity", "qty", "数量")),

@@ -119,6 +119,9 @@ REASON_WORDS: tuple[tuple[str, CaseReason], ...] = (
 # Return statuses meaning the marketplace has finished with it (the policy must not act on those again).
 FINISHED_WORDS = ("cancel", "close", "complete", "refunded", "reject", "取消", "关闭", "完成")
 
+# An address good enough to send to: one @, a dot in the domain, no spaces.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
 
 @dataclass
 class RowError:
@@ -294,6 +297,7 @@ class OrderLine:
     market: Market
     carrier: str
     tracking_number: str
+    buyer_email: str = ""
 
 
 @dataclass
@@ -376,6 +380,14 @@ def _validate_orders(
                 value=row.get("channel"),
                 choices=", ".join(c.value for c in Channel),
             )
+        buyer_email = row.get("buyer_email")
+        if buyer_email and (len(buyer_email) > 254 or not EMAIL.fullmatch(buyer_email)):
+            row.fail(
+                "buyer_email",
+                N_("%(field)s “%(value)s” is not an e-mail address"),
+                field=labels["buyer_email"],
+                value=buyer_email[:80],
+            )
         carrier, tracking = row.get("carrier"), row.get("tracking_number")
         if bool(carrier) != bool(tracking):
             row.fail(
@@ -408,6 +420,7 @@ def _validate_orders(
                 market,
                 carrier,
                 tracking,
+                buyer_email,
             )
             first = first_of.setdefault(order_id, item)
             for name, mine, theirs in (
@@ -645,6 +658,8 @@ def _import_orders(
             )
             buyers[first.buyer] = buyer
             session.add(buyer)
+        if first.buyer_email:
+            buyer.email = first.buyer_email
         buyer.orders_count += 1
         order = Order(
             shop_id=market.shop_id,
