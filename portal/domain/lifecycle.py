@@ -192,8 +192,10 @@ def record(
         occurred_at=now,
     )
     session.add(event)
-    # What one step did, for the person who took it (see portal.cases.summary).
-    session.info.setdefault("step_events", []).append(event)
+    # What one step did, for the person who took it (see portal.cases.summary); only when asked.
+    step = session.info.get("step_events")
+    if step is not None:
+        step.append(event)
     case.updated_at = now
     audit.record(
         session,
