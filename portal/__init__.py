@@ -78,6 +78,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.analytics.views import bp as analytics_bp
 
     app.register_blueprint(analytics_bp)  # importing it also keeps the analytics rollups marked on writes
+    from portal.messaging.views import bp as messaging_bp
+
+    app.register_blueprint(messaging_bp)
 
     import portal.documents.lifecycle_hooks  # noqa: F401  (approved returns carry their instructions PDF)
     import portal.domain.marketplace.commands  # noqa: F401  (marketplace returns are told of decisions)

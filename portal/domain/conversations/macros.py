@@ -7,7 +7,8 @@ nothing: when one step is not possible for the case, nothing changes and the age
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -45,21 +46,28 @@ class MacroProblem:
     line: int
     column: int
     message: str
+    # The policy checker's message code and params (rules.messages.render gives it in Chinese), or one of
+    # the macro's own codes ("macro.empty", "macro.too_long", "macro.too_many", "macro.unknown_message").
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def parse(text: str) -> list[rules.Action]:
     """The actions of a macro text; raises MacroError with every problem, as the policy checker words it."""
     text = " ".join(text.split())
     if not text:
-        raise MacroError([MacroProblem(1, 1, 'Write at least one action, such as request_evidence "photo".')])
+        raise MacroError(
+            [MacroProblem(1, 1, 'Write at least one action, such as request_evidence "photo".', "macro.empty")]
+        )
     if len(text) > MAX_ACTIONS_TEXT:
-        raise MacroError([MacroProblem(1, MAX_ACTIONS_TEXT, "A macro is at most 1000 characters.")])
+        raise MacroError([MacroProblem(1, MAX_ACTIONS_TEXT, "A macro is at most 1000 characters.",
+                                       "macro.too_long", {"limit": MAX_ACTIONS_TEXT})])
     prefix = "if true then "
     try:
         compiled = rules.compile_policy(prefix + text)
     except rules.PolicyError as error:
         problems = [
-            MacroProblem(1, max(1, d.column - len(prefix)), d.message)
+            MacroProblem(1, max(1, d.column - len(prefix)), d.message, d.code, dict(d.params))
             for d in error.errors
             if getattr(d, "severity", "error") == "error"
         ]
@@ -67,14 +75,24 @@ def parse(text: str) -> list[rules.Action]:
     decision = compiled.decide({})
     actions = list(decision.actions)
     if len(actions) > MAX_STEPS:
-        raise MacroError([MacroProblem(1, 1, f"A macro has at most {MAX_STEPS} actions.")])
+        raise MacroError([MacroProblem(1, 1, f"A macro has at most {MAX_STEPS} actions.", "macro.too_many",
+                                       {"limit": MAX_STEPS})])
     for action in actions:
         if action.name == "notify" and templates.resolve_name(str(action.args[0])) is None:
-            names = ", ".join(templates.purpose_names())
-            raise MacroError(
-                [MacroProblem(1, 1, f"There is no message called “{action.args[0]}”; choose one of {names}.")]
-            )
+            raise MacroError([_unknown_message(text, str(action.args[0]))])
     return actions
+
+
+def _unknown_message(text: str, name: str) -> MacroProblem:
+    """`notify` names no template: point at the name, with the closest one when it looks like a typo."""
+    names = templates.purpose_names()
+    found = text.find(f'"{name}"')
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    params = {"name": name, "names": ", ".join(names), "suggestion": close[0] if close else ""}
+    message = f"There is no message called “{name}”; choose one of {params['names']}."
+    if close:
+        message = f"There is no message called “{name}”; did you mean “{close[0]}”?"
+    return MacroProblem(1, found + 1 if found >= 0 else 1, message, "macro.unknown_message", params)
 
 
 class MacroError(ValueError):
@@ -149,11 +167,12 @@ def save(
     """Create or change a macro after checking its actions."""
     name = " ".join(name.split())[:80]
     if not name:
-        raise MacroError([MacroProblem(1, 1, "Give the macro a name.")])
+        raise MacroError([MacroProblem(1, 1, "Give the macro a name.", "macro.no_name")])
     parse(actions)
     existing = session.scalar(select(Macro).where(Macro.name == name))
     if existing is not None and existing is not macro:
-        raise MacroError([MacroProblem(1, 1, f"There is already a macro called “{name}”.")])
+        raise MacroError([MacroProblem(1, 1, f"There is already a macro called “{name}”.", "macro.name_taken",
+                                       {"name": name})])
     if macro is None:
         macro = Macro(name=name, actions=actions.strip(), created_by_id=author.id if author else None,
                       created_at=utcnow())
