@@ -33,6 +33,7 @@ from portal.domain.models import (
     Macro,
     Market,
     Message,
+    MessageTemplateVersion,
     Policy,
     PolicyVersion,
     Product,
@@ -44,6 +45,7 @@ PUBLIC = "public"
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPS_MANAGER, Role.CS_AGENT, Role.ADMIN})
 AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMIN, Role.OPS_MANAGER})
+MESSAGE_EDITORS = frozenset({Role.OPS_MANAGER, Role.ADMIN})
 
 # The expected access of every endpoint. A new route must be added here, or the coverage test fails.
 EXPECTED: dict[str, str | frozenset[Role]] = {
@@ -115,6 +117,20 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "imports.start": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "imports.progress": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "imports.errors_file": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
+    "messaging.templates_index": EVERYONE,
+    "messaging.template": EVERYONE,
+    "messaging.save_template": MESSAGE_EDITORS,
+    "messaging.check_template": MESSAGE_EDITORS,
+    "messaging.preview_template": MESSAGE_EDITORS,
+    "messaging.reset_template": MESSAGE_EDITORS,
+    "messaging.restore_template": MESSAGE_EDITORS,
+    "messaging.macros_index": EVERYONE,
+    "messaging.new_macro": MESSAGE_EDITORS,
+    "messaging.edit_macro": MESSAGE_EDITORS,
+    "messaging.check_macro": MESSAGE_EDITORS,
+    "messaging.set_macro_active": MESSAGE_EDITORS,
+    "messaging.move_macro": MESSAGE_EDITORS,
+    "messaging.delete_macro": MESSAGE_EDITORS,
 }
 # Public to the access layer but authenticated by a signature: anything unsigned gets 401 (never 400).
 SIGNED = {"intake.tiktok_shop", "carriers.aftership", "carriers.seventeentrack"}
@@ -170,6 +186,9 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         ]
     )
     db.commit()
+    macro = Macro(name="Escalate", actions="escalate")
+    db.add_all([macro, MessageTemplateVersion(purpose="refund_initiated", language="de", number=1,
+                                              body="Hallo {buyer}.")])
     job = Job(kind="policy_simulation", status="running", params={"policy_id": policy.id})
     export = Job(kind="evidence_export", status="running", params={})
     db.add_all(
@@ -204,6 +223,9 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         "command_id": "1",
         "token_id": str(_api_token(db, Role.ADMIN)[0]),
         "batch_id": str(_import_batch(app, db, market)),
+        "purpose": "refund_initiated",
+        "language": "de",
+        "macro_id": str(macro.id),
     }
 
 

@@ -70,40 +70,59 @@ def in_force(version: MessageTemplateVersion | None, purpose: str, language: str
     return version.subject or templates.translate(spec.subject, language), version.body, False
 
 
-def history(session: Session, purpose: str, language: str, limit: int = HISTORY_LIMIT) -> tuple[list[Entry], int]:
+def history(
+    session: Session, purpose: str, language: str, limit: int = HISTORY_LIMIT
+) -> tuple[list[Entry], int]:
     """The newest `limit` versions, newest first, each diffed against the one before; and the total count."""
-    total = session.scalar(select(func.count()).select_from(MessageTemplateVersion).where(
-        MessageTemplateVersion.purpose == purpose, MessageTemplateVersion.language == language)) or 0
-    versions = list(session.scalars(
-        select(MessageTemplateVersion)
-        .where(MessageTemplateVersion.purpose == purpose, MessageTemplateVersion.language == language)
-        .order_by(MessageTemplateVersion.number.desc())
-        .limit(limit + 1)
-        .options(selectinload(MessageTemplateVersion.created_by))
-    ))
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(MessageTemplateVersion)
+            .where(MessageTemplateVersion.purpose == purpose, MessageTemplateVersion.language == language)
+        )
+        or 0
+    )
+    versions = list(
+        session.scalars(
+            select(MessageTemplateVersion)
+            .where(MessageTemplateVersion.purpose == purpose, MessageTemplateVersion.language == language)
+            .order_by(MessageTemplateVersion.number.desc())
+            .limit(limit + 1)
+            .options(selectinload(MessageTemplateVersion.created_by))
+        )
+    )
     entries: list[Entry] = []
     for index, version in enumerate(versions[:limit]):
         before = versions[index + 1] if index + 1 < len(versions) else None
         old_subject, old_body, _ = in_force(before, purpose, language)
         subject, body, is_default = in_force(version, purpose, language)
-        entries.append(Entry(version, subject, body, is_default, word_diff(old_subject, subject),
-                             word_diff(old_body, body)))
+        entries.append(
+            Entry(
+                version, subject, body, is_default, word_diff(old_subject, subject), word_diff(old_body, body)
+            )
+        )
     return entries, total
 
 
 def current_versions(session: Session) -> dict[tuple[str, str], MessageTemplateVersion]:
     """The newest version of every purpose and language that has one."""
     newest = (
-        select(MessageTemplateVersion.purpose, MessageTemplateVersion.language,
-               func.max(MessageTemplateVersion.number).label("number"))
+        select(
+            MessageTemplateVersion.purpose,
+            MessageTemplateVersion.language,
+            func.max(MessageTemplateVersion.number).label("number"),
+        )
         .group_by(MessageTemplateVersion.purpose, MessageTemplateVersion.language)
         .subquery()
     )
     rows = session.scalars(
         select(MessageTemplateVersion)
-        .join(newest, (MessageTemplateVersion.purpose == newest.c.purpose)
-              & (MessageTemplateVersion.language == newest.c.language)
-              & (MessageTemplateVersion.number == newest.c.number))
+        .join(
+            newest,
+            (MessageTemplateVersion.purpose == newest.c.purpose)
+            & (MessageTemplateVersion.language == newest.c.language)
+            & (MessageTemplateVersion.number == newest.c.number),
+        )
         .options(selectinload(MessageTemplateVersion.created_by))
     )
     return {(v.purpose, v.language): v for v in rows}

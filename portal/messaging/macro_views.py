@@ -22,6 +22,7 @@ from portal.messaging.forms import MacroForm
 from portal.messaging.views import EDITORS, bp
 from portal.policies import palette
 from portal.rendering import render, wants_fragment
+from rules.decision import actions_text
 from rules.diagnostics import excerpt
 
 
@@ -47,17 +48,23 @@ def check_actions(text: str) -> MacroCheck:
     try:
         actions = macros.parse(text)
     except macros.MacroError as error:
-        result.problems = [Shown(p.column, wording.macro_problem(p), excerpt([normal], 1, p.column) if normal else "")
-                           for p in error.problems]
+        result.problems = [
+            Shown(p.column, wording.macro_problem(p), excerpt([normal], 1, p.column) if normal else "")
+            for p in error.problems
+        ]
         return result
-    result.steps = [" ".join([a.name, *(f'"{arg}"' if isinstance(arg, str) else str(arg) for arg in a.args)])
-                    for a in actions]
+    result.steps = [actions_text([action]) for action in actions]
     return result
 
 
 def _ordered(session: Session) -> list[Macro]:
-    return list(session.scalars(select(Macro).order_by(Macro.position, Macro.name, Macro.id)
-                                .options(selectinload(Macro.created_by))))
+    return list(
+        session.scalars(
+            select(Macro)
+            .order_by(Macro.position, Macro.name, Macro.id)
+            .options(selectinload(Macro.created_by))
+        )
+    )
 
 
 def _get(session: Session, macro_id: int) -> Macro:
@@ -68,16 +75,26 @@ def _get(session: Session, macro_id: int) -> Macro:
 
 
 def _help() -> dict[str, object]:
-    return {"actions": palette.actions(),
-            "messages": [(name, wording.purpose_name(name)) for name in templates.PURPOSES]}
+    return {
+        "actions": palette.actions(),
+        "messages": [(name, wording.purpose_name(name)) for name in templates.PURPOSES],
+    }
 
 
-def _form_page(macro: Macro | None, form: MacroForm, check: MacroCheck | None = None, status: int = 200,
-               notice: str = "") -> ResponseReturnValue:
+def _form_page(
+    macro: Macro | None, form: MacroForm, check: MacroCheck | None = None, status: int = 200, notice: str = ""
+) -> ResponseReturnValue:
     if check is None and form.actions.data:
         check = check_actions(form.actions.data)
-    return render("messaging/macro_form.html", status=status, macro=macro, form=form, check=check,
-                  notice=notice, **_help())
+    return render(
+        "messaging/macro_form.html",
+        status=status,
+        macro=macro,
+        form=form,
+        check=check,
+        notice=notice,
+        **_help(),
+    )
 
 
 @bp.get("/macros")
@@ -109,36 +126,62 @@ def _save(session: Session, macro: Macro | None) -> ResponseReturnValue:
     if request.form.get("action") == "check":
         return _form_page(macro, form, check, notice=_("Checked. Not saved yet: press Save to keep it."))
     if check.problems:
-        return _form_page(macro, form, check, status=422,
-                          notice=_("Not saved: the actions have problems (see below). Nothing was changed."))
+        return _form_page(
+            macro,
+            form,
+            check,
+            status=422,
+            notice=_("Not saved: the actions have problems (see below). Nothing was changed."),
+        )
     name = " ".join((form.name.data or "").split())
     taken = session.scalar(select(Macro).where(Macro.name == name))
     if taken is not None and taken is not macro:
         form.name.errors = [_("There is already a macro called “%(name)s”.", name=name)]
-        return _form_page(macro, form, check, status=422, notice=_("Not saved: fix the problems marked below."))
+        return _form_page(
+            macro, form, check, status=422, notice=_("Not saved: fix the problems marked below.")
+        )
     before = (macro.name, macro.actions, macro.description) if macro is not None else None
     try:
-        saved = macros.save(session, name, form.actions.data or "", current_user, form.description.data or "",
-                            macro)
+        saved = macros.save(
+            session, name, form.actions.data or "", current_user, form.description.data or "", macro
+        )
         if macro is None:
             saved.position = (session.scalar(select(func.max(Macro.position))) or 0) + 1
         session.flush()
         details = {"name": saved.name, "actions": saved.actions, "description": saved.description or ""}
         if before is not None:
             details["before"] = {"name": before[0], "actions": before[1], "description": before[2] or ""}
-        audit.record(session, "macro.created" if macro is None else "macro.changed", "macro", saved.id, details,
-                     actor=current_user)
+        audit.record(
+            session,
+            "macro.created" if macro is None else "macro.changed",
+            "macro",
+            saved.id,
+            details,
+            actor=current_user,
+        )
         session.commit()
     except macros.MacroError as error:
         session.rollback()
-        return _form_page(macro, form, check, status=422,
-                          notice=_("Not saved: %(problem)s", problem=wording.macro_problem(error.problems[0])))
+        return _form_page(
+            macro,
+            form,
+            check,
+            status=422,
+            notice=_("Not saved: %(problem)s", problem=wording.macro_problem(error.problems[0])),
+        )
     except IntegrityError:
         session.rollback()
         form.name.errors = [_("There is already a macro called “%(name)s”.", name=name)]
-        return _form_page(macro, form, check, status=422, notice=_("Not saved: fix the problems marked below."))
-    flash(_("Macro “%(name)s” saved. Agents see it on cases where its first step is possible.", name=saved.name),
-          "success")
+        return _form_page(
+            macro, form, check, status=422, notice=_("Not saved: fix the problems marked below.")
+        )
+    flash(
+        _(
+            "Macro “%(name)s” saved. Agents see it on cases where its first step is possible.",
+            name=saved.name,
+        ),
+        "success",
+    )
     return redirect(url_for("messaging.macros_index"))
 
 
@@ -171,8 +214,14 @@ def set_macro_active(macro_id: int) -> ResponseReturnValue:
         return redirect(url_for("messaging.macros_index"))
     if macro.active != (wanted == "1"):
         macro.active = wanted == "1"
-        audit.record(session, "macro.reactivated" if macro.active else "macro.deactivated", "macro", macro.id,
-                     {"name": macro.name}, actor=current_user)
+        audit.record(
+            session,
+            "macro.reactivated" if macro.active else "macro.deactivated",
+            "macro",
+            macro.id,
+            {"name": macro.name},
+            actor=current_user,
+        )
         session.commit()
     if macro.active:
         flash(_("Macro “%(name)s” is active: agents see it again.", name=macro.name), "success")
@@ -198,8 +247,14 @@ def move_macro(macro_id: int) -> ResponseReturnValue:
         ordered[index], ordered[other] = ordered[other], ordered[index]
         for position, each in enumerate(ordered, start=1):
             each.position = position
-        audit.record(session, "macro.moved", "macro", macro.id,
-                     {"name": macro.name, "position": macro.position}, actor=current_user)
+        audit.record(
+            session,
+            "macro.moved",
+            "macro",
+            macro.id,
+            {"name": macro.name, "position": macro.position},
+            actor=current_user,
+        )
         session.commit()
     return redirect(url_for("messaging.macros_index", _anchor=f"macro-{macro.id}"))
 

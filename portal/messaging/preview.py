@@ -34,7 +34,9 @@ def _names(*texts: str) -> list[str]:
     return list(seen)
 
 
-def preview(session: Session, purpose: str, language: str, subject: str, body: str, case_number: str) -> Preview:
+def preview(
+    session: Session, purpose: str, language: str, subject: str, body: str, case_number: str
+) -> Preview:
     """Fill the given texts with the facts of a case, exactly as a send would, without sending."""
     result = Preview(case_number=case_number.strip()[:MAX_CASE_NUMBER])
     if not result.case_number:

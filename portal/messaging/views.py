@@ -1,4 +1,4 @@
-"""Message templates: the text each purpose sends buyers in each language; ops managers and admins edit them."""
+"""Message templates: what each purpose tells buyers in each language; ops managers and admins edit them."""
 
 from __future__ import annotations
 
@@ -52,8 +52,13 @@ def field_problems(text: str, limit: int) -> list[FieldProblem]:
     for problem in templates.check(text, limit):
         offset = min(problem.offset, len(text))
         line_start = text.rfind("\n", 0, offset) + 1
-        found.append(FieldProblem(text.count("\n", 0, offset) + 1, offset - line_start + 1,
-                                  wording.sentence(problem.message, problem.params)))
+        found.append(
+            FieldProblem(
+                text.count("\n", 0, offset) + 1,
+                offset - line_start + 1,
+                wording.sentence(problem.message, problem.params),
+            )
+        )
     return found
 
 
@@ -67,24 +72,46 @@ def _target(purpose: str, language: str) -> None:
         abort(404)
 
 
-def _page(session: Session, purpose: str, language: str, *, form: TemplateForm | None = None,
-          notice: str = "", notice_kind: str = "bad", status: int = 200,
-          preview_result: Preview | None = None) -> ResponseReturnValue:
+def _page(
+    session: Session,
+    purpose: str,
+    language: str,
+    *,
+    form: TemplateForm | None = None,
+    notice: str = "",
+    notice_kind: str = "bad",
+    status: int = 200,
+    preview_result: Preview | None = None,
+) -> ResponseReturnValue:
     current = templates.current_version(session, purpose, language)
     subject, body, is_default = in_force(current, purpose, language)
     if form is None:
-        form = TemplateForm(formdata=None, data={"subject": subject, "body": body,
-                                                 "base": str(current.number if current else 0)})
+        form = TemplateForm(
+            formdata=None,
+            data={"subject": subject, "body": body, "base": str(current.number if current else 0)},
+        )
     default_subject, default_body, _default = in_force(None, purpose, language)
     entries, total = history(session, purpose, language)
     return render(
-        "messaging/template.html", status=status, purpose=purpose, language=language, form=form,
-        current=current, subject=subject, body=body, is_default=is_default,
-        default_subject=default_subject, default_body=default_body,
+        "messaging/template.html",
+        status=status,
+        purpose=purpose,
+        language=language,
+        form=form,
+        current=current,
+        subject=subject,
+        body=body,
+        is_default=is_default,
+        default_subject=default_subject,
+        default_body=default_body,
         subject_problems=_subject_problems(_normal(form.subject.data)),
         body_problems=field_problems(_normal(form.body.data), templates.MAX_BODY),
         facts=[(name, wording.fact_help(name)) for name in templates.FACTS],
-        entries=entries, total=total, notice=notice, notice_kind=notice_kind, preview=preview_result,
+        entries=entries,
+        total=total,
+        notice=notice,
+        notice_kind=notice_kind,
+        preview=preview_result,
         restored_mark=RESTORED_MARK,
     )
 
@@ -93,8 +120,12 @@ def _page(session: Session, purpose: str, language: str, *, form: TemplateForm |
 @allow(ALL_ROLES)
 def templates_index() -> ResponseReturnValue:
     session = db_session()
-    return render("messaging/templates.html", purposes=list(templates.PURPOSES), languages=LANGUAGES,
-                  current=current_versions(session))
+    return render(
+        "messaging/templates.html",
+        purposes=list(templates.PURPOSES),
+        languages=LANGUAGES,
+        current=current_versions(session),
+    )
 
 
 @bp.get("/templates/<purpose>/<language>")
@@ -111,12 +142,22 @@ def check_template(purpose: str, language: str) -> ResponseReturnValue:
     _target(purpose, language)
     form = TemplateForm()
     if not wants_fragment():
-        return _page(db_session(), purpose, language, form=form, notice_kind="info",
-                     notice=_("Checked. Not saved yet: press Save to keep your changes."))
+        return _page(
+            db_session(),
+            purpose,
+            language,
+            form=form,
+            notice_kind="info",
+            notice=_("Checked. Not saved yet: press Save to keep your changes."),
+        )
     subject, body = _normal(form.subject.data), _normal(form.body.data)
-    return render("messaging/partials/_check.html", subject_problems=_subject_problems(subject),
-                  body_problems=field_problems(body, templates.MAX_BODY),
-                  body_length=len(body), max_body=templates.MAX_BODY)
+    return render(
+        "messaging/partials/_check.html",
+        subject_problems=_subject_problems(subject),
+        body_problems=field_problems(body, templates.MAX_BODY),
+        body_length=len(body),
+        max_body=templates.MAX_BODY,
+    )
 
 
 @bp.post("/templates/<purpose>/<language>/preview")
@@ -126,19 +167,45 @@ def preview_template(purpose: str, language: str) -> ResponseReturnValue:
     _target(purpose, language)
     session = db_session()
     form = TemplateForm()
-    result = preview(session, purpose, language, _normal(form.subject.data)[:templates.MAX_SUBJECT],
-                     _normal(form.body.data)[:templates.MAX_BODY], request.form.get("case_number", ""))
+    result = preview(
+        session,
+        purpose,
+        language,
+        _normal(form.subject.data)[: templates.MAX_SUBJECT],
+        _normal(form.body.data)[: templates.MAX_BODY],
+        request.form.get("case_number", ""),
+    )
     if not wants_fragment():
-        return _page(session, purpose, language, form=form, preview_result=result, notice_kind="info",
-                     notice=_("Not saved yet: press Save to keep your changes."))
-    return render("messaging/partials/_preview.html", preview=result, facts=dict(
-        (name, wording.fact_help(name)) for name in templates.FACTS))
+        return _page(
+            session,
+            purpose,
+            language,
+            form=form,
+            preview_result=result,
+            notice_kind="info",
+            notice=_("Not saved yet: press Save to keep your changes."),
+        )
+    return render(
+        "messaging/partials/_preview.html",
+        preview=result,
+        facts=dict((name, wording.fact_help(name)) for name in templates.FACTS),
+    )
 
 
 def _record(session: Session, version: MessageTemplateVersion, **details: Any) -> None:
-    audit.record(session, "message_template.saved", "message_template", f"{version.purpose}:{version.language}",
-                 {"number": version.number, "default": version.body is None, "comment": version.comment or "",
-                  **details}, actor=current_user)
+    audit.record(
+        session,
+        "message_template.saved",
+        "message_template",
+        f"{version.purpose}:{version.language}",
+        {
+            "number": version.number,
+            "default": version.body is None,
+            "comment": version.comment or "",
+            **details,
+        },
+        actor=current_user,
+    )
 
 
 @bp.post("/templates/<purpose>/<language>")
@@ -164,31 +231,50 @@ def save_template(purpose: str, language: str) -> ResponseReturnValue:
         flash(_("Nothing changed, so no new version was saved."), "info")
         return redirect(url_for("messaging.template", purpose=purpose, language=language))
     try:
-        version = templates.save(session, purpose, language, subject, body, current_user,
-                                 form.comment.data or "")
+        version = templates.save(
+            session, purpose, language, subject, body, current_user, form.comment.data or ""
+        )
         session.flush()
         _record(session, version)
         session.commit()
     except templates.TemplateError as error:
         session.rollback()
-        return _page(session, purpose, language, form=form, status=422,
-                     notice=_("Not saved: %(problem)s", problem=wording.sentence(error.message, error.params)))
+        return _page(
+            session,
+            purpose,
+            language,
+            form=form,
+            status=422,
+            notice=_("Not saved: %(problem)s", problem=wording.sentence(error.message, error.params)),
+        )
     except IntegrityError:
         session.rollback()
-        return _conflict(session, purpose, language, form, templates.current_version(session, purpose, language))
-    flash(_("Saved version %(number)s. Messages to buyers in %(language)s use it from now on.",
-            number=version.number, language=wording.language_name(language)), "success")
+        return _conflict(
+            session, purpose, language, form, templates.current_version(session, purpose, language)
+        )
+    flash(
+        _(
+            "Saved version %(number)s. Messages to buyers in %(language)s use it from now on.",
+            number=version.number,
+            language=wording.language_name(language),
+        ),
+        "success",
+    )
     return redirect(url_for("messaging.template", purpose=purpose, language=language))
 
 
-def _conflict(session: Session, purpose: str, language: str, form: TemplateForm,
-              current: MessageTemplateVersion | None) -> ResponseReturnValue:
+def _conflict(
+    session: Session, purpose: str, language: str, form: TemplateForm, current: MessageTemplateVersion | None
+) -> ResponseReturnValue:
     """Someone saved while this editor was open: keep the typed text, and make replacing theirs deliberate."""
     form.base.data = str(current.number if current else 0)
     who = current.created_by.name if current is not None and current.created_by else "—"
-    notice = _("%(who)s saved version %(number)s while you were editing. Your text is kept below; compare it "
-               "with the history, then save again to replace theirs.", who=who,
-               number=current.number if current else 0)
+    notice = _(
+        "%(who)s saved version %(number)s while you were editing. Your text is kept below; compare it "
+        "with the history, then save again to replace theirs.",
+        who=who,
+        number=current.number if current else 0,
+    )
     return _page(session, purpose, language, form=form, notice=notice, status=409)
 
 
@@ -209,13 +295,26 @@ def reset_template(purpose: str, language: str) -> ResponseReturnValue:
         session.flush()
         _record(session, version)
         session.commit()
-        flash(_("Back to the shipped default (version %(number)s). Restore an earlier version from the "
-                "history at any time.", number=version.number), "success")
+        flash(
+            _(
+                "Back to the shipped default (version %(number)s). Restore an earlier version from the "
+                "history at any time.",
+                number=version.number,
+            ),
+            "success",
+        )
         return redirect(url_for("messaging.template", purpose=purpose, language=language))
     default_subject, default_body, _default = in_force(None, purpose, language)
-    return render("messaging/reset.html", status=422 if form.errors else 200, purpose=purpose,
-                  language=language, form=form, current=current,
-                  subject_diff=word_diff(subject, default_subject), body_diff=word_diff(body, default_body))
+    return render(
+        "messaging/reset.html",
+        status=422 if form.errors else 200,
+        purpose=purpose,
+        language=language,
+        form=form,
+        current=current,
+        subject_diff=word_diff(subject, default_subject),
+        body_diff=word_diff(body, default_body),
+    )
 
 
 @bp.post("/templates/<purpose>/<language>/versions/<int:version_number>/restore")
@@ -224,9 +323,13 @@ def restore_template(purpose: str, language: str, version_number: int) -> Respon
     """Put an earlier version's text back in force as a new version; the history keeps everything."""
     _target(purpose, language)
     session = db_session()
-    old = session.scalar(select(MessageTemplateVersion).where(
-        MessageTemplateVersion.purpose == purpose, MessageTemplateVersion.language == language,
-        MessageTemplateVersion.number == version_number))
+    old = session.scalar(
+        select(MessageTemplateVersion).where(
+            MessageTemplateVersion.purpose == purpose,
+            MessageTemplateVersion.language == language,
+            MessageTemplateVersion.number == version_number,
+        )
+    )
     if old is None:
         abort(404)
     current = templates.current_version(session, purpose, language)
@@ -235,23 +338,42 @@ def restore_template(purpose: str, language: str, version_number: int) -> Respon
         flash(_("The text of version %(number)s is already in force.", number=version_number), "info")
         return redirect(back)
     try:
-        version = templates.save(session, purpose, language, old.subject or "", old.body or "", current_user,
-                                 f"{RESTORED_MARK}{version_number}")
+        version = templates.save(
+            session,
+            purpose,
+            language,
+            old.subject or "",
+            old.body or "",
+            current_user,
+            f"{RESTORED_MARK}{version_number}",
+        )
         session.flush()
         _record(session, version, restored_from=version_number)
         session.commit()
     except templates.TemplateError as error:
         # A placeholder that existed then may be gone now: the old text cannot be used as it is.
         session.rollback()
-        flash(_("Version %(number)s cannot be restored: %(problem)s", number=version_number,
-                problem=wording.sentence(error.message, error.params)), "error")
+        flash(
+            _(
+                "Version %(number)s cannot be restored: %(problem)s",
+                number=version_number,
+                problem=wording.sentence(error.message, error.params),
+            ),
+            "error",
+        )
         return redirect(back)
     except IntegrityError:
         session.rollback()
         flash(_("Someone saved this message at the same moment. Look at the history and try again."), "error")
         return redirect(back)
-    flash(_("Restored: version %(new)s has the text of version %(old)s.", new=version.number,
-            old=version_number), "success")
+    flash(
+        _(
+            "Restored: version %(new)s has the text of version %(old)s.",
+            new=version.number,
+            old=version_number,
+        ),
+        "success",
+    )
     return redirect(back)
 
 

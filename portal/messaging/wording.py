@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from portal.domain.conversations import templates
 from portal.domain.conversations.macros import MacroProblem
@@ -111,10 +112,16 @@ def macro_problem(problem: MacroProblem) -> str:
     """A macro problem in the reader's language: the policy checker's own wording, or the macro's."""
     if problem.code == "macro.unknown_message":
         if problem.params.get("suggestion"):
-            return gettext("There is no message called “%(name)s”; did you mean “%(suggestion)s”?",
-                           name=problem.params["name"], suggestion=problem.params["suggestion"])
-        return gettext("There is no message called “%(name)s”; choose one of %(names)s.",
-                       name=problem.params.get("name", ""), names=problem.params.get("names", ""))
+            return gettext(
+                "There is no message called “%(name)s”; did you mean “%(suggestion)s”?",
+                name=problem.params["name"],
+                suggestion=problem.params["suggestion"],
+            )
+        return gettext(
+            "There is no message called “%(name)s”; choose one of %(names)s.",
+            name=problem.params.get("name", ""),
+            names=problem.params.get("names", ""),
+        )
     if problem.code in MACRO_SENTENCES:
         return gettext(MACRO_SENTENCES[problem.code], **problem.params)
     if problem.code:

@@ -6,6 +6,11 @@
   function insertAt(field, snippet) {
     var start = field.selectionStart, end = field.selectionEnd, text = field.value;
     if (typeof start !== "number") { start = end = text.length; }
+    // A list of actions needs its comma: `approve_return` after `escalate` becomes `escalate, approve_return`.
+    var join = field.dataset.join || "";
+    if (join && text.slice(0, start).trim() && !/,\s*$/.test(text.slice(0, start))) {
+      snippet = join + snippet;
+    }
     field.value = text.slice(0, start) + snippet + text.slice(end);
     var caret = start + snippet.length;
     field.focus();
