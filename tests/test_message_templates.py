@@ -196,6 +196,15 @@ def test_saving_the_same_text_again_adds_nothing(login: Callable[[Role], FlaskCl
     assert "Nothing changed" in client.get(PAGE).get_data(as_text=True)
 
 
+def test_saving_the_shipped_text_unchanged_adds_nothing(
+    login: Callable[[Role], FlaskClient], db: Session
+) -> None:
+    subject, body, _default = templates.texts(None, "refund_initiated", "de")
+    response = _save(login(Role.OPS_MANAGER), body, subject=subject)
+    assert response.status_code == 302
+    assert _versions(db) == []
+
+
 def test_a_save_over_someone_elses_is_refused_then_deliberate(
     login: Callable[[Role], FlaskClient], db: Session, users: dict[Role, User]
 ) -> None:

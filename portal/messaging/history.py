@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.conversations import templates
+from portal.domain.conversations.texts import translate
 from portal.domain.models import MessageTemplateVersion
 
 HISTORY_LIMIT = 50
@@ -66,8 +67,8 @@ def in_force(version: MessageTemplateVersion | None, purpose: str, language: str
     """The subject and body a version puts in force (the shipped default for none, or a reset)."""
     spec = templates.PURPOSES[purpose]
     if version is None or not version.body:
-        return templates.translate(spec.subject, language), templates.translate(spec.body, language), True
-    return version.subject or templates.translate(spec.subject, language), version.body, False
+        return translate(spec.subject, language), translate(spec.body, language), True
+    return version.subject or translate(spec.subject, language), version.body, False
 
 
 def history(

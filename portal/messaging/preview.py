@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.conversations import templates
+from portal.domain.conversations.texts import translate
 from portal.domain.models import Case
 
 MAX_CASE_NUMBER = 40
@@ -51,7 +52,7 @@ def preview(
         return result
     spec = templates.PURPOSES[purpose]
     if not subject.strip():
-        subject = templates.translate(spec.subject, language)
+        subject = translate(spec.subject, language)
     result.fits = spec.applies(case)
     values: dict[str, str] = {}
     for name in _names(subject, body):

@@ -225,9 +225,8 @@ def save_template(purpose: str, language: str) -> ResponseReturnValue:
     base = form.base.data or "0"
     if str(current.number if current else 0) != base:
         return _conflict(session, purpose, language, form, current)
-    old_subject, old_body, _default = in_force(current, purpose, language)
-    new = (subject or in_force(None, purpose, language)[0], body)
-    if current is not None and current.body and (old_subject, old_body) == new:
+    # The same text again (the shipped one included) would only add a version that changes nothing.
+    if in_force(current, purpose, language)[:2] == (subject or in_force(None, purpose, language)[0], body):
         flash(_("Nothing changed, so no new version was saved."), "info")
         return redirect(url_for("messaging.template", purpose=purpose, language=language))
     try:
