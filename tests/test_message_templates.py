@@ -300,7 +300,7 @@ def test_history_diffs_consecutive_versions_escaped(
     html = login(Role.AUDITOR).get(PAGE).get_data(as_text=True)
     second = html.split('id="version-2"')[1].split('id="version-1"')[0]
     assert "Changes from version 1" in second
-    assert "<del>&lt;b&gt;</del><ins>{refund_amount} </ins>erstattet<del>&lt;/b&gt;</del>." in second
+    assert "{buyer}, <del>&lt;b&gt;erstattet&lt;/b&gt;.</del><ins>{refund_amount} erstattet.</ins>" in second
     assert "<b>" not in html.split('id="template-history"')[1]
     first = html.split('id="version-1"')[1]
     assert "Changes from the shipped default" in first
