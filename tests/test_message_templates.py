@@ -385,3 +385,15 @@ def test_the_page_speaks_chinese(login: Callable[[Role], FlaskClient]) -> None:
     assert "{refund_amount}" in html and "Unknown placeholder" not in html
     page = client.get("/messages/templates").get_data(as_text=True)
     assert "退款" in page
+
+
+def test_many_problems_are_summed_up_and_huge_texts_refused(
+    login: Callable[[Role], FlaskClient], db: Session
+) -> None:
+    client = login(Role.OPS_MANAGER)
+    html = _post(client, PAGE + "/check", HTMX, body="{zz} " * 30).get_data(as_text=True)
+    assert html.count("Unknown placeholder {zz}.") == 20 and "and 10 more" in html
+    huge = _post(client, PAGE + "/check", HTMX, body="{zz}" * 250_000).get_data(as_text=True)
+    assert "The text is longer than 4000 characters." in huge
+    assert _save(client, "x" * 1_000_000).status_code == 422
+    assert _versions(db) == []

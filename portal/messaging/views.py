@@ -49,6 +49,8 @@ def _normal(text: str | None) -> str:
 def field_problems(text: str, limit: int) -> list[FieldProblem]:
     """The checker's problems with a line and column the editor can show beside the field."""
     found = []
+    # Past the limit nothing can be saved anyway; checking a megabyte pasted by mistake would only be slow.
+    text = text[: limit + 1]
     for problem in templates.check(text, limit):
         offset = min(problem.offset, len(text))
         line_start = text.rfind("\n", 0, offset) + 1
