@@ -186,9 +186,7 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         ]
     )
     db.commit()
-    macro = Macro(name="Escalate", actions="escalate")
-    db.add_all([macro, MessageTemplateVersion(purpose="refund_initiated", language="de", number=1,
-                                              body="Hallo {buyer}.")])
+    db.add(MessageTemplateVersion(purpose="refund_initiated", language="de", number=1, body="Hallo {buyer}."))
     job = Job(kind="policy_simulation", status="running", params={"policy_id": policy.id})
     export = Job(kind="evidence_export", status="running", params={})
     db.add_all(
@@ -225,7 +223,6 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         "batch_id": str(_import_batch(app, db, market)),
         "purpose": "refund_initiated",
         "language": "de",
-        "macro_id": str(macro.id),
     }
 
 

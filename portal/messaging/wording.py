@@ -1,7 +1,7 @@
 """What the messaging pages say about templates and macros, in the reader's language.
 
-The domain speaks English with %(name)s params; the sentences are repeated here through `_l` so the
-translation tools find them, and looked up by their English text when shown.
+The domain speaks English with %(name)s params, its sentences marked with N_ where they are written;
+they are looked up by their English text when shown.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from portal.domain.conversations import templates
 from portal.domain.conversations.macros import MacroProblem
 from portal.domain.types import N_
+from portal.labels import purpose_label
 from portal.policies.editor import ui_lang
 from rules import messages as rule_messages
 
@@ -24,18 +25,6 @@ LANGUAGE_NAMES = {
     "zh": _l("Chinese"),
 }
 
-PURPOSE_NAMES = {
-    "return_approved": _l("Return approved, with instructions"),
-    "return_received": _l("Return received"),
-    "inspection_passed": _l("Inspection passed"),
-    "refund_initiated": _l("Refund initiated"),
-    "coupon_issued": _l("Coupon issued"),
-    "exchange_shipped": _l("Replacement shipped"),
-    "evidence_requested": _l("Evidence requested"),
-    "request_rejected": _l("Request declined"),
-    "confirm_address": _l("Confirm the address"),
-    "tracking_stale": _l("Parcel not moving"),
-}
 # When the case's state makes the message true; agents are offered it only then.
 PURPOSE_WHEN = {
     "return_approved": _l("The latest return is approved or has its label."),
@@ -65,18 +54,6 @@ FACT_HELP = {
     "reason": _l("the reason the request was declined"),
     "evidence": _l("what the buyer is asked to send"),
 }
-# The domain's sentences (templates.Problem, TemplateError), by their English text; N_ only marks them.
-DOMAIN_SENTENCES = (
-    N_("The text is empty."),
-    N_("The text is longer than %(limit)s characters."),
-    N_("A lone brace: write {{ or }} for a brace the buyer should see."),
-    N_("Unknown placeholder {%(name)s}; did you mean {%(suggestion)s}?"),
-    N_("Unknown placeholder {%(name)s}."),
-    N_("There is no message called “%(purpose)s”."),
-    N_("Buyers get messages in %(languages)s only."),
-    N_("This message needs %(facts)s, which this case does not have yet."),
-    N_("The message “%(purpose)s” does not fit this case as it is now."),
-)
 MACRO_SENTENCES = {
     "macro.empty": N_('Write at least one action, such as request_evidence "photo".'),
     "macro.too_long": N_("A macro is at most %(limit)s characters."),
@@ -91,8 +68,7 @@ def language_name(code: str) -> str:
 
 
 def purpose_name(name: str) -> str:
-    # A purpose added before its translation still shows its name.
-    return str(PURPOSE_NAMES.get(name, name))
+    return purpose_label(name)
 
 
 def purpose_when(name: str) -> str:

@@ -56,9 +56,8 @@ def parse(text: str) -> list[rules.Action]:
     """The actions of a macro text; raises MacroError with every problem, as the policy checker words it."""
     text = " ".join(text.split())
     if not text:
-        raise MacroError(
-            [MacroProblem(1, 1, 'Write at least one action, such as request_evidence "photo".', "macro.empty")]
-        )
+        example = 'Write at least one action, such as request_evidence "photo".'
+        raise MacroError([MacroProblem(1, 1, example, "macro.empty")])
     if len(text) > MAX_ACTIONS_TEXT:
         raise MacroError([MacroProblem(1, MAX_ACTIONS_TEXT, "A macro is at most 1000 characters.",
                                        "macro.too_long", {"limit": MAX_ACTIONS_TEXT})])
