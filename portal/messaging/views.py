@@ -114,7 +114,6 @@ def _page(
         notice=notice,
         notice_kind=notice_kind,
         preview=preview_result,
-        restored_mark=RESTORED_MARK,
     )
 
 
