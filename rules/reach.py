@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -221,22 +222,99 @@ def _lookups(form: Form) -> set[Any]:
     return found
 
 
-def find_unreachable(rules: list[n.Rule]) -> list[tuple[n.Rule, n.Rule]]:
-    """(shadowed rule, the earlier rule that shadows it), for rules of one section in order."""
+# Implication checks one section may spend on the general search; past it the rest of the section is not
+# searched for shadowed rules (a warning says so). The bound staircases below need no checks of their own.
+SHADOW_CHECKS = 100_000
+
+
+def _bound(form: Form) -> tuple[tuple[Any, str], tuple[Any, bool]] | None:
+    """A one-sided numeric bound (`value < 10`): its staircase and its place there (weaker is larger)."""
+    if form[0] != "cmp" or not _is_number(form[3]) or form[2] not in ("<", "<=", ">", ">="):
+        return None
+    if form[2] in ("<", "<="):
+        return (form[1], "up"), (form[3], form[2] == "<=")
+    return (form[1], "down"), (-form[3], form[2] == ">=")
+
+
+class _Staircase:
+    """Earlier one-bound rules on one subject and side, keeping only those weaker than every rule before them.
+
+    Whatever implies `x < b` implies `x < c` for every weaker bound c, so the earliest earlier rule that a
+    new rule implies is always one of these record setters, and a binary search finds it.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[Any, bool]] = []
+        self.positions: list[int] = []
+
+    def add(self, place: tuple[Any, bool], position: int) -> None:
+        if not self.keys or place > self.keys[-1]:
+            self.keys.append(place)
+            self.positions.append(position)
+
+    def earliest_implied(self, form: Form, forms: list[Form]) -> int | None:
+        low, high = 0, len(self.positions)
+        while low < high:
+            mid = (low + high) // 2
+            if implies(form, forms[self.positions[mid]]):
+                high = mid
+            else:
+                low = mid + 1
+        return self.positions[low] if low < len(self.positions) else None
+
+
+@dataclasses.dataclass
+class Shadowing:
+    """Rules shadowed by an earlier rule, and the first rule left unsearched when the budget ran out."""
+
+    found: list[tuple[n.Rule, n.Rule]]
+    unsearched_from: n.Rule | None = None
+
+
+def find_unreachable(
+    rules: list[n.Rule], checks: int = SHADOW_CHECKS, tick: Callable[[], None] = lambda: None
+) -> Shadowing:
+    """(shadowed rule, the earlier rule that shadows it), for rules of one section in order.
+
+    Linear in the number of rules for the usual shapes (equalities are looked up by value, one-sided
+    bounds on a staircase); anything else is compared pairwise within `checks` implication tests.
+    """
     index: dict[Any, list[int]] = defaultdict(list)
+    stairs: dict[tuple[Any, str], _Staircase] = defaultdict(_Staircase)
     always_tried: list[int] = []
     forms: list[Form] = []
-    result: list[tuple[n.Rule, n.Rule]] = []
+    result = Shadowing([])
     for position, rule in enumerate(rules):
+        tick()
         form = normal(rule.condition)
+        lookups = _lookups(form)
         candidates = set(always_tried)
-        for lookup in _lookups(form):
+        for lookup in lookups:
             candidates.update(index.get(lookup, ()))
+        shadow: int | None = None
         for earlier in sorted(candidates):
+            if checks == 0:
+                result.unsearched_from = rule
+                return result
+            checks -= 1
             if implies(form, forms[earlier]):
-                result.append((rule, rules[earlier]))
+                shadow = earlier
                 break
+        for lookup in lookups:
+            if lookup[0] != "subject":
+                continue
+            for side in ("up", "down"):
+                stair = stairs.get((lookup[1], side))
+                hit = stair.earliest_implied(form, forms) if stair is not None else None
+                if hit is not None and (shadow is None or hit < shadow):
+                    shadow = hit
+        if shadow is not None:
+            result.found.append((rule, rules[shadow]))
         forms.append(form)
+        bound = _bound(form)
+        if bound is not None:
+            stairs[bound[0]].add(bound[1], position)
+            continue
         anchor = _anchor(form)
         (always_tried if anchor is None else index[anchor]).append(position)
     return result
