@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from portal.domain.models import Attachment
+from portal.domain.uploads import MAX_PIXELS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -54,6 +55,8 @@ class AttachmentStore:
 
         try:
             with Image.open(self.path(sha256)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    return None  # stored before uploads were capped; not worth a worker's memory
                 image.thumbnail((size, size))
                 picture = image.convert("RGB")
         except (FileNotFoundError, UnidentifiedImageError, OSError, Image.DecompressionBombError):

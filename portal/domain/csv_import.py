@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import audit, carrier_updates, events
 from portal.domain.attachments import AttachmentStore
+from portal.domain.uploads import safe_filename
 from portal.domain.csv_files import (
     FIELDS,
     ImportFileError,
@@ -193,7 +194,7 @@ def register_upload(
     store.put(data)
     batch = ImportBatch(
         kind=kind,
-        filename=(filename or "upload.csv")[-200:],
+        filename=safe_filename(filename, "upload.csv"),
         sha256=digest,
         size=len(data),
         market_id=market.id,
