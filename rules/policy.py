@@ -91,9 +91,12 @@ class CompiledPolicy:
         return f"CompiledPolicy(name={self.name!r}, sections={self.sections!r})"
 
 
-def compile_policy(text: str, *, examples: bool = True) -> CompiledPolicy:
-    """Check and compile; raises PolicyError listing every error (failing examples too, with `examples`)."""
-    policy, report = analyse(text)
+def compile_policy(text: str, *, examples: bool = True, budget: Budget = UNBOUNDED) -> CompiledPolicy:
+    """Check and compile; raises PolicyError listing every error (failing examples too, with `examples`).
+
+    OutOfTime escapes when `budget` runs out while checking.
+    """
+    policy, report = analyse(text, budget)
     errors = [d for d in report.sorted() if d.severity == ERROR]
     warnings = [d for d in report.sorted() if d.severity == WARNING]
     if errors:

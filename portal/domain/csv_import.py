@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import audit, carrier_updates, events
 from portal.domain.attachments import AttachmentStore
-from portal.domain.uploads import safe_filename
 from portal.domain.csv_files import (
     FIELDS,
     ImportFileError,
@@ -58,6 +57,7 @@ from portal.domain.models import (
     User,
 )
 from portal.domain.types import N_, utcnow
+from portal.domain.uploads import safe_filename
 
 # Errors kept on the batch for the page and the error file; the count is always complete.
 MAX_STORED_ERRORS = 5000

@@ -48,7 +48,7 @@ def test_auditor_downloads_a_pack_and_exports(
     screenshot(page, "auditor-case-evidence", full_page=True)
 
     with page.expect_download() as info:
-        page.get_by_role("link", name="Download evidence pack (PDF)").click()
+        page.get_by_role("button", name="Download evidence pack (PDF)").click()
     download = info.value
     assert download.suggested_filename == "evidence-pack-AS-BROWSE1.pdf"
     data = open(download.path(), "rb").read()
