@@ -6,6 +6,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
 from . import nodes as n
@@ -227,13 +228,46 @@ def _lookups(form: Form) -> set[Any]:
 SHADOW_CHECKS = 100_000
 
 
-def _bound(form: Form) -> tuple[tuple[Any, str], tuple[Any, bool]] | None:
-    """A one-sided numeric bound (`value < 10`): its staircase and its place there (weaker is larger)."""
-    if form[0] != "cmp" or not _is_number(form[3]) or form[2] not in ("<", "<=", ">", ">="):
+def _eq_atom(atom: Form) -> Form | None:
+    """`x == v` (or `x in [v]`) as one comparison form; None for any other atom."""
+    if atom[0] == "cmp" and atom[2] == "==":
+        return atom
+    if atom[0] == "in" and not atom[3] and len(atom[2]) == 1:
+        return ("cmp", atom[1], "==", next(iter(atom[2])))
+    return None
+
+
+_MAX_EQUALITIES = 3
+
+
+def _bound(form: Form) -> tuple[tuple[Any, ...], tuple[Any, bool]] | None:
+    """A one-sided numeric bound (`value < 10`), alone or with a few equalities (`and market == "US"`).
+
+    Its staircase (the equalities, the bound's subject and side) and its place there: weaker is larger.
+    """
+    atoms = _atoms(form)
+    if any(a[0] in ("and", "or") for a in atoms):
         return None
-    if form[2] in ("<", "<="):
-        return (form[1], "up"), (form[3], form[2] == "<=")
-    return (form[1], "down"), (-form[3], form[2] == ">=")
+    bounds = [a for a in atoms if a[0] == "cmp" and _is_number(a[3]) and a[2] in ("<", "<=", ">", ">=")]
+    if len(bounds) != 1:
+        return None
+    equalities = [_eq_atom(a) for a in atoms if a is not bounds[0]]
+    if None in equalities or len(equalities) > _MAX_EQUALITIES:
+        return None
+    bound, given = bounds[0], frozenset(equalities)
+    if bound[2] in ("<", "<="):
+        return (given, bound[1], "up"), (bound[3], bound[2] == "<=")
+    return (given, bound[1], "down"), (-bound[3], bound[2] == ">=")
+
+
+def _equality_sets(form: Form) -> list[frozenset[Form]]:
+    """The sets of equalities `form` states outright, each a staircase group it may imply."""
+    atoms = _atoms(form)
+    if any(a[0] in ("and", "or") for a in atoms):
+        return [frozenset()]
+    stated = sorted({e for a in atoms if (e := _eq_atom(a)) is not None}, key=repr)
+    largest = _MAX_EQUALITIES if len(stated) <= 8 else 1
+    return [frozenset(c) for r in range(largest + 1) for c in combinations(stated, r)]
 
 
 class _Staircase:
@@ -277,10 +311,11 @@ def find_unreachable(
     """(shadowed rule, the earlier rule that shadows it), for rules of one section in order.
 
     Linear in the number of rules for the usual shapes (equalities are looked up by value, one-sided
-    bounds on a staircase); anything else is compared pairwise within `checks` implication tests.
+    bounds, alone or with equalities, on staircases); anything else is compared pairwise within
+    `checks` implication tests.
     """
     index: dict[Any, list[int]] = defaultdict(list)
-    stairs: dict[tuple[Any, str], _Staircase] = defaultdict(_Staircase)
+    stairs: dict[tuple[Any, ...], _Staircase] = defaultdict(_Staircase)
     always_tried: list[int] = []
     forms: list[Form] = []
     result = Shadowing([])
@@ -300,14 +335,14 @@ def find_unreachable(
             if implies(form, forms[earlier]):
                 shadow = earlier
                 break
-        for lookup in lookups:
-            if lookup[0] != "subject":
-                continue
-            for side in ("up", "down"):
-                stair = stairs.get((lookup[1], side))
-                hit = stair.earliest_implied(form, forms) if stair is not None else None
-                if hit is not None and (shadow is None or hit < shadow):
-                    shadow = hit
+        subjects = [lookup[1] for lookup in lookups if lookup[0] == "subject"]
+        for given in _equality_sets(form) if stairs else ():
+            for subject in subjects:
+                for side in ("up", "down"):
+                    stair = stairs.get((given, subject, side))
+                    hit = stair.earliest_implied(form, forms) if stair is not None else None
+                    if hit is not None and (shadow is None or hit < shadow):
+                        shadow = hit
         if shadow is not None:
             result.found.append((rule, rules[shadow]))
         forms.append(form)
