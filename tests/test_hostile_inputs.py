@@ -5,7 +5,7 @@ The list, in the review's order (the test named after each input shows the answe
   policy_5000_one_line_rules, concurrent_editor_checks, abandoned_check              linear, capped, stopped
   set_deadline_600000_weeks (checker and an old published policy), amount and percent over range
   reason_2_mb and every other free-text field, bidi_override_in_a_note               limit, visible markers
-  amount_1e30 / NaN / Infinity (coupon, partial refund, percent)                     422 with a sentence
+  amount_1e30 / NaN / Infinity (coupon, partial refund, percent, deadline hours)     422 with a sentence
   tampered_cursor on every paginated page and the API                                400 with a sentence, JSON
   png_13000_by_13000, fake_pdf, fake_mp4, nul_in_filename                            refused or cleaned
   webhook: numbers_for_lists, year_9999_with_offset, year_0001_with_offset, deep_nesting, utf16_body,
@@ -314,6 +314,35 @@ def test_amount_1e30_nan_and_infinity_are_422(
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(Refund)) == 0
+
+
+@pytest.mark.parametrize("hours", ["NaN", "Infinity", "-Infinity", "1e30", "sNaN"])
+def test_deadline_hours_nan_infinity_and_1e30_are_422(
+    db: Session, login: Callable[[Role], FlaskClient], hours: str
+) -> None:
+    from portal.domain.models import DeadlineSetting
+
+    client = login(Role.ADMIN)
+    token = csrf_token(client, "/settings/deadlines")
+    response = client.post(
+        "/settings/deadlines",
+        data={
+            "csrf_token": token,
+            "name": "review_target",
+            "market": "",
+            "case_type": "",
+            "hours": hours,
+            "clock": "business",
+        },
+    )
+    assert response.status_code == 422
+    assert db.scalar(select(DeadlineSetting)) is None
+
+
+@pytest.mark.parametrize("value", ["1e999999", "NaN", "-Infinity", "9" * 40])
+def test_queue_value_filter_1e30_and_friends_are_ignored(agent: FlaskClient, case: Case, value: str) -> None:
+    response = agent.get(f"/cases?status=all&value_min={value}&value_max={value}")
+    assert response.status_code == 200 and "AS-HOST" in response.get_data(as_text=True)
 
 
 # ---- tampered pagination cursors -------------------------------------------------------------------
