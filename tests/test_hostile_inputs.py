@@ -253,7 +253,6 @@ def _audit_count(db: Session) -> int:
     [
         ("/cases/AS-HOST/do/reject", "reason", 2 * 1024 * 1024, "The reason is 2,097,152 characters long"),
         ("/cases/AS-HOST/note", "note", 4001, "The note is 4,001 characters long; at most 4,000"),
-        ("/cases/AS-HOST/reply", "body", 8001, "The reply is 8,001 characters long"),
         ("/cases/AS-HOST/do/coupon", "reason", 201, "The reason is 201 characters long; at most 200"),
         ("/cases/AS-HOST/tag", "tag", 41, "The tag is 41 characters long"),
         ("/cases/AS-HOST/assign", "queue", 41, "The queue name is 41 characters long"),
