@@ -11,7 +11,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-from portal import access, errors, i18n, security
+from portal import access, errors, i18n, security, visible_text
 from portal.config import load_config
 from portal.db import Database, db_session
 from portal.domain.attachments import AttachmentStore
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
+    visible_text.init_app(app)
     access.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -51,6 +51,12 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Bounds on one PDF rendering, so a huge case cannot take the portal down.
         "PDF_RENDER_SECONDS": float(os.environ.get("PDF_RENDER_SECONDS", "60")),
         "PDF_RENDER_MEMORY_MB": int(os.environ.get("PDF_RENDER_MEMORY_MB", "1536")),
+        # Evidence-pack exports: cases in one export, and exports running at once.
+        "EXPORT_MAX_CASES": int(os.environ.get("EXPORT_MAX_CASES", "500")),
+        "EXPORTS_AT_ONCE": int(os.environ.get("EXPORTS_AT_ONCE", "2")),
+        # Policy checks from the editor: seconds each request may spend, and how many run at once per user.
+        "POLICY_CHECK_SECONDS": float(os.environ.get("POLICY_CHECK_SECONDS", "10")),
+        "POLICY_CHECKS_PER_USER": int(os.environ.get("POLICY_CHECKS_PER_USER", "2")),
         # How buyer messages leave the portal: "case_record" keeps them on the case (the demo), "auto"
         # uses the marketplace chat for marketplace buyers and e-mail for buyers with an address,
         # "email" and "marketplace" prefer that channel (see domain.conversations.channels.Router).

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -29,32 +30,67 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict) and "t" in value:
+class BadCursor(ValueError):
+    """A page cursor that was not made by this portal for this list (edited, cut short, or from elsewhere)."""
+
+
+MAX_CURSOR = 500
+_BIGINT = 2**63
+
+
+def _decode_value(value: Any, expected: type | None) -> Any:
+    if isinstance(value, dict) and "t" in value and isinstance(value["t"], str):
         parsed = datetime.fromisoformat(value["t"])
         if parsed.tzinfo is None:
-            raise ValueError("naive time in cursor")
-        return parsed
-    if isinstance(value, dict) and "d" in value:
-        return Decimal(value["d"])
-    if isinstance(value, int | str):
-        return value
-    raise ValueError("bad cursor value")
+            raise BadCursor("naive time in cursor")
+        decoded: Any = parsed.astimezone(UTC)  # raises OverflowError for year 1 or 9999 with an offset
+    elif isinstance(value, dict) and "d" in value and isinstance(value["d"], str):
+        decoded = Decimal(value["d"])
+        if not decoded.is_finite() or abs(decoded) >= Decimal(10) ** 15:
+            raise BadCursor("amount out of range in cursor")
+    elif isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadCursor("bad cursor value")
+    else:
+        decoded = value
+    if isinstance(decoded, int) and not -_BIGINT <= decoded < _BIGINT:
+        raise BadCursor("number out of range in cursor")
+    if expected is not None and not isinstance(decoded, expected):
+        if not (issubclass(expected, Enum) and isinstance(decoded, str)):
+            raise BadCursor("cursor value of the wrong type")
+        decoded = expected(decoded)  # ValueError for a name the column cannot hold
+    return decoded
+
+
+def _python_type(expression: Any) -> type | None:
+    try:
+        return expression.type.python_type  # type: ignore[no-any-return]
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def decode_cursor(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:
+    """The position a cursor points at, checked against the list's sort keys; BadCursor otherwise."""
+    if len(cursor) > MAX_CURSOR:
+        raise BadCursor("cursor too long")
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise BadCursor("cursor of the wrong length")
+        return [_decode_value(v, _python_type(k)) for v, (k, _desc) in zip(raw, keys, strict=True)]
+    except BadCursor:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, ArithmeticError) as error:
+        raise BadCursor(str(error)) from None
 
 
 def keyset_page(
     session: Session, query: Select[Any], keys: list[tuple[Any, bool]], cursor: str | None, size: int
 ) -> Page[Any]:
-    """One page of `query` ordered by `keys` ((expression, descending) pairs), starting after `cursor`."""
-    position: list[Any] | None = None
-    if cursor:
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            position = [_decode_value(v) for v in raw]
-            if len(position) != len(keys):
-                position = None
-        except (ValueError, TypeError):
-            position = None  # a cursor that was tampered with starts from the top
+    """One page of `query` ordered by `keys` ((expression, descending) pairs), starting after `cursor`.
+
+    Raises BadCursor for a cursor this list did not hand out; the app answers it with a 400.
+    """
+    position = decode_cursor(cursor, keys) if cursor else None
     if position is not None:
         clauses = []
         for i, (expression, descending) in enumerate(keys):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from . import nodes as n
+from .budget import UNBOUNDED, Budget
 from .diagnostics import Reporter, suggest
+from .limits import MAX_AMOUNT, MAX_DURATION_DAYS, MAX_DURATION_SECONDS
 from .reach import always_true, find_unreachable, never_true
 from .vocabulary import ACTIONS, BOOLEAN, EVENTS, EVIDENCE_KINDS, FIELDS, NUMBER, TEXT
 
@@ -11,7 +13,7 @@ _EVENT_NAMES = [e for e in EVENTS if e != "deadline"]
 _TEXT_ARGS = ("reason", "queue", "template", "deadline")
 
 
-def check_policy(policy: n.Policy, report: Reporter) -> None:
+def check_policy(policy: n.Policy, report: Reporter, budget: Budget = UNBOUNDED) -> None:
     """Report every problem in `policy`; nothing is raised."""
     checker = _Checker(report)
     first_seen: dict[str, int] = {}
@@ -38,7 +40,7 @@ def check_policy(policy: n.Policy, report: Reporter) -> None:
             and section.header
         ):
             report.warning(section.header, "deadline.never_set", name=section.event.deadline)
-        _check_section(section, checker, report)
+        _check_section(section, checker, report, budget)
     names: dict[str, int] = {}
     for example in policy.examples:
         if example.name in names:
@@ -47,10 +49,11 @@ def check_policy(policy: n.Policy, report: Reporter) -> None:
         checker.example(example)
 
 
-def _check_section(section: n.Section, checker: _Checker, report: Reporter) -> None:
+def _check_section(section: n.Section, checker: _Checker, report: Reporter, budget: Budget) -> None:
     always: n.Rule | None = None
     sound: list[n.Rule] = []
     for index, item in enumerate(section.order):
+        budget.spend()
         if always is not None:
             report.error(item, "rule.after_always_true", first=always.line)
         if isinstance(item, n.Else):
@@ -69,8 +72,11 @@ def _check_section(section: n.Section, checker: _Checker, report: Reporter) -> N
             report.warning(item, "rule.never_true")
         elif always is None:
             sound.append(item)
-    for rule, earlier in find_unreachable(sound):
+    shadowing = find_unreachable(sound, tick=budget.spend)
+    for rule, earlier in shadowing.found:
         report.warning(rule, "rule.unreachable", first=earlier.line)
+    if shadowing.unsearched_from is not None:
+        report.warning(shadowing.unsearched_from, "rule.shadow_budget")
 
 
 class _Checker:
@@ -276,11 +282,21 @@ class _Checker:
                 self.report.error(arg, "args.wrong", action=name, kind=kind)
             elif arg.value <= 0:
                 self.report.error(arg, "args.positive", action=name)
+            elif arg.value > MAX_AMOUNT:
+                self.report.error(arg, "args.amount_range", action=name, limit=f"{MAX_AMOUNT:,}")
         elif kind == "duration":
             if not isinstance(arg, n.DurationLit):
                 self.report.error(arg, "args.wrong", action=name, kind=kind)
             elif arg.seconds <= 0:
                 self.report.error(arg, "args.positive", action=name)
+            elif arg.seconds > MAX_DURATION_SECONDS:
+                self.report.error(
+                    arg,
+                    "args.duration_range",
+                    action=name,
+                    limit=MAX_DURATION_DAYS,
+                    given=f"{arg.amount} {arg.unit}",
+                )
 
     # ---- examples ----------------------------------------------------------------------------------
     def example(self, example: n.Example) -> None:

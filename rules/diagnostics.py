@@ -100,6 +100,7 @@ class Reporter:
     def __init__(self, source: str) -> None:
         self.lines = source.splitlines() or [""]
         self.items: list[Diagnostic] = []
+        self._errors = 0
 
     def add(
         self, line: int, column: int, code: str, severity: str = ERROR, detail: str = "", **params: Any
@@ -117,6 +118,7 @@ class Reporter:
             detail=detail,
         )
         self.items.append(diag)
+        self._errors += severity == ERROR
         return diag
 
     def error(self, node: Any, code: str, **params: Any) -> Diagnostic:
@@ -126,7 +128,7 @@ class Reporter:
         return self.add(node.line, node.column, code, severity=WARNING, **params)
 
     def error_count(self) -> int:
-        return sum(1 for d in self.items if d.severity == ERROR)
+        return self._errors
 
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.items, key=lambda d: (d.line, d.column))

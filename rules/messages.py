@@ -34,6 +34,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "this text is {length} characters long; the limit is {limit}",
         "这段文字有 {length} 个字符，上限为 {limit} 个",
     ),
+    "limit.time": (
+        "checking this policy took longer than {limit} seconds and was stopped; split it into smaller "
+        "policies or remove rules",
+        "检查这个策略超过 {limit} 秒，已停止；请把它拆成较小的策略或删除一些规则",
+    ),
+    "limit.cancelled": ("the check was stopped before it finished", "检查在完成前被停止"),
     "limit.encoding": ("the policy must be UTF-8 text", "策略必须是 UTF-8 文本"),
     "limit.number": ("this number has more than {limit} digits", "这个数字超过 {limit} 位"),
     # syntax
@@ -167,6 +173,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "`{word}` 是一个动作，动作之间要用逗号分隔",
     ),
     "args.percent_range": ("a share must be more than 0% and at most 100%", "比例必须大于 0% 且不超过 100%"),
+    "args.duration_range": (
+        "`{action}` needs a duration of at most {limit} days; this one is {given}",
+        "`{action}` 的时长最多 {limit} 天，这里是 {given}",
+    ),
+    "args.amount_range": (
+        "`{action}` needs an amount of at most {limit}",
+        "`{action}` 的金额最多 {limit}",
+    ),
     "args.positive": ("`{action}` needs an amount above 0", "`{action}` 需要大于 0 的金额"),
     "args.evidence": (
         '`{value}` is not a kind of evidence; use "photo", "video" or "document"',
@@ -189,6 +203,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rule.never_true": (
         "this rule can never apply: its condition is never true",
         "这条规则永远不会生效：它的条件永远不成立",
+    ),
+    "rule.shadow_budget": (
+        "this section has too many similar rules to check them all for rules that can never apply; "
+        "rules from here on were not checked for that",
+        "这一部分相似的规则太多，无法逐一检查是否有永远不会生效的规则；从这里起的规则未做这项检查",
     ),
     "rule.unreachable": (
         "this rule can never apply: the rule on line {first} comes first and applies whenever this one would",

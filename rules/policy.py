@@ -7,19 +7,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import nodes as n
+from .budget import UNBOUNDED, Budget, OutOfTime
 from .checker import check_policy
 from .compiler import CompiledSection, compile_sections
 from .decision import Action, Decision
 from .diagnostics import ERROR, WARNING, Diagnostic, PolicyError, Reporter
 from .explain import explain
+from .messages import render
 from .reader import read_policy
 from .vocabulary import DEFAULT_EVENT
 
 _MANUAL = (Action("manual_review"),)
 
 
-def analyse(text: Any) -> tuple[n.Policy, Reporter]:
-    """Parse and check; every problem lands in the reporter."""
+def analyse(text: Any, budget: Budget = UNBOUNDED) -> tuple[n.Policy, Reporter]:
+    """Parse and check; every problem lands in the reporter. OutOfTime escapes when `budget` runs out."""
     if isinstance(text, bytes | bytearray):
         try:
             text = bytes(text).decode("utf-8")
@@ -33,8 +35,8 @@ def analyse(text: Any) -> tuple[n.Policy, Reporter]:
         return n.Policy(None, None, (), ()), report
     text = text.removeprefix("\ufeff")
     report = Reporter(text)
-    policy = read_policy(text, report)
-    check_policy(policy, report)
+    policy = read_policy(text, report, budget)
+    check_policy(policy, report, budget)
     return policy, report
 
 
@@ -89,9 +91,12 @@ class CompiledPolicy:
         return f"CompiledPolicy(name={self.name!r}, sections={self.sections!r})"
 
 
-def compile_policy(text: str, *, examples: bool = True) -> CompiledPolicy:
-    """Check and compile; raises PolicyError listing every error (failing examples too, with `examples`)."""
-    policy, report = analyse(text)
+def compile_policy(text: str, *, examples: bool = True, budget: Budget = UNBOUNDED) -> CompiledPolicy:
+    """Check and compile; raises PolicyError listing every error (failing examples too, with `examples`).
+
+    OutOfTime escapes when `budget` runs out while checking.
+    """
+    policy, report = analyse(text, budget)
     errors = [d for d in report.sorted() if d.severity == ERROR]
     warnings = [d for d in report.sorted() if d.severity == WARNING]
     if errors:
@@ -106,15 +111,23 @@ def compile_policy(text: str, *, examples: bool = True) -> CompiledPolicy:
     return compiled
 
 
-def check(text: str) -> list[Diagnostic]:
-    """Every error and warning in the policy, examples included, sorted by position; never raises."""
+def check(text: str, budget: Budget = UNBOUNDED) -> list[Diagnostic]:
+    """Every error and warning in the policy, examples included, sorted by position; never raises.
+
+    When `budget` runs out (or is cancelled) the answer is one error saying so: a half-checked policy
+    must not look clean.
+    """
     try:
-        policy, report = analyse(text)
+        policy, report = analyse(text, budget)
         if report.error_count() == 0 and policy.examples:
             from .examples import example_diagnostics
 
             example_diagnostics(CompiledPolicy(policy, text, []), report)
         return report.sorted()
+    except OutOfTime as stop:
+        code = "limit.cancelled" if stop.cancelled else "limit.time"
+        params = {} if stop.cancelled else {"limit": f"{stop.seconds:g}"}
+        return [Diagnostic(1, 1, render(code, params), code=code, params=params)]
     except RecursionError:
         # The limits are meant to make this impossible; if one is missed, still answer with a sentence.
         return [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
 from . import nodes as n
@@ -221,22 +223,133 @@ def _lookups(form: Form) -> set[Any]:
     return found
 
 
-def find_unreachable(rules: list[n.Rule]) -> list[tuple[n.Rule, n.Rule]]:
-    """(shadowed rule, the earlier rule that shadows it), for rules of one section in order."""
+# Implication checks one section may spend on the general search; past it the rest of the section is not
+# searched for shadowed rules (a warning says so). The bound staircases below need no checks of their own.
+SHADOW_CHECKS = 100_000
+
+
+def _eq_atom(atom: Form) -> Form | None:
+    """`x == v` (or `x in [v]`) as one comparison form; None for any other atom."""
+    if atom[0] == "cmp" and atom[2] == "==":
+        return atom
+    if atom[0] == "in" and not atom[3] and len(atom[2]) == 1:
+        return ("cmp", atom[1], "==", next(iter(atom[2])))
+    return None
+
+
+_MAX_EQUALITIES = 3
+
+
+def _bound(form: Form) -> tuple[tuple[Any, ...], tuple[Any, bool]] | None:
+    """A one-sided numeric bound (`value < 10`), alone or with a few equalities (`and market == "US"`).
+
+    Its staircase (the equalities, the bound's subject and side) and its place there: weaker is larger.
+    """
+    atoms = _atoms(form)
+    if any(a[0] in ("and", "or") for a in atoms):
+        return None
+    bounds = [a for a in atoms if a[0] == "cmp" and _is_number(a[3]) and a[2] in ("<", "<=", ">", ">=")]
+    if len(bounds) != 1:
+        return None
+    equalities = [_eq_atom(a) for a in atoms if a is not bounds[0]]
+    if None in equalities or len(equalities) > _MAX_EQUALITIES:
+        return None
+    bound, given = bounds[0], frozenset(equalities)
+    if bound[2] in ("<", "<="):
+        return (given, bound[1], "up"), (bound[3], bound[2] == "<=")
+    return (given, bound[1], "down"), (-bound[3], bound[2] == ">=")
+
+
+def _equality_sets(form: Form) -> list[frozenset[Form]]:
+    """The sets of equalities `form` states outright, each a staircase group it may imply."""
+    atoms = _atoms(form)
+    if any(a[0] in ("and", "or") for a in atoms):
+        return [frozenset()]
+    stated = sorted({e for a in atoms if (e := _eq_atom(a)) is not None}, key=repr)
+    largest = _MAX_EQUALITIES if len(stated) <= 8 else 1
+    return [frozenset(c) for r in range(largest + 1) for c in combinations(stated, r)]
+
+
+class _Staircase:
+    """Earlier one-bound rules on one subject and side, keeping only those weaker than every rule before them.
+
+    Whatever implies `x < b` implies `x < c` for every weaker bound c, so the earliest earlier rule that a
+    new rule implies is always one of these record setters, and a binary search finds it.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[Any, bool]] = []
+        self.positions: list[int] = []
+
+    def add(self, place: tuple[Any, bool], position: int) -> None:
+        if not self.keys or place > self.keys[-1]:
+            self.keys.append(place)
+            self.positions.append(position)
+
+    def earliest_implied(self, form: Form, forms: list[Form]) -> int | None:
+        low, high = 0, len(self.positions)
+        while low < high:
+            mid = (low + high) // 2
+            if implies(form, forms[self.positions[mid]]):
+                high = mid
+            else:
+                low = mid + 1
+        return self.positions[low] if low < len(self.positions) else None
+
+
+@dataclasses.dataclass
+class Shadowing:
+    """Rules shadowed by an earlier rule, and the first rule left unsearched when the budget ran out."""
+
+    found: list[tuple[n.Rule, n.Rule]]
+    unsearched_from: n.Rule | None = None
+
+
+def find_unreachable(
+    rules: list[n.Rule], checks: int = SHADOW_CHECKS, tick: Callable[[], None] = lambda: None
+) -> Shadowing:
+    """(shadowed rule, the earlier rule that shadows it), for rules of one section in order.
+
+    Linear in the number of rules for the usual shapes (equalities are looked up by value, one-sided
+    bounds, alone or with equalities, on staircases); anything else is compared pairwise within
+    `checks` implication tests.
+    """
     index: dict[Any, list[int]] = defaultdict(list)
+    stairs: dict[tuple[Any, ...], _Staircase] = defaultdict(_Staircase)
     always_tried: list[int] = []
     forms: list[Form] = []
-    result: list[tuple[n.Rule, n.Rule]] = []
+    result = Shadowing([])
     for position, rule in enumerate(rules):
+        tick()
         form = normal(rule.condition)
+        lookups = _lookups(form)
         candidates = set(always_tried)
-        for lookup in _lookups(form):
+        for lookup in lookups:
             candidates.update(index.get(lookup, ()))
+        shadow: int | None = None
         for earlier in sorted(candidates):
+            if checks == 0:
+                result.unsearched_from = rule
+                return result
+            checks -= 1
             if implies(form, forms[earlier]):
-                result.append((rule, rules[earlier]))
+                shadow = earlier
                 break
+        subjects = [lookup[1] for lookup in lookups if lookup[0] == "subject"]
+        for given in _equality_sets(form) if stairs else ():
+            for subject in subjects:
+                for side in ("up", "down"):
+                    stair = stairs.get((given, subject, side))
+                    hit = stair.earliest_implied(form, forms) if stair is not None else None
+                    if hit is not None and (shadow is None or hit < shadow):
+                        shadow = hit
+        if shadow is not None:
+            result.found.append((rule, rules[shadow]))
         forms.append(form)
+        bound = _bound(form)
+        if bound is not None:
+            stairs[bound[0]].add(bound[1], position)
+            continue
         anchor = _anchor(form)
         (always_tried if anchor is None else index[anchor]).append(position)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import nodes as n
+from .budget import UNBOUNDED, Budget
 from .diagnostics import Reporter
 from .limits import MAX_EXAMPLES, MAX_RULES, MAX_SOURCE_BYTES
 from .scanner import Statement, split_statements
@@ -10,7 +11,7 @@ from .syntax import parse_statement
 from .transform import ToNodes
 
 
-def read_policy(source: str, report: Reporter) -> n.Policy:
+def read_policy(source: str, report: Reporter, budget: Budget = UNBOUNDED) -> n.Policy:
     """Parse every statement, report what is broken, and assemble what could be read into sections."""
     size = len(source.encode("utf-8", errors="replace"))
     if size > MAX_SOURCE_BYTES:
@@ -26,6 +27,7 @@ def read_policy(source: str, report: Reporter) -> n.Policy:
     examples: list[n.Example] = []
     rules = 0
     for index, st in enumerate(statements):
+        budget.spend()
         node = parse_statement(st, lines, report, builder)
         if pending is not None and not isinstance(node, n.Rule) and node is not None:
             report.error(pending, "syntax.lone_rule_name")

@@ -54,7 +54,15 @@ def test_pack_download_is_a_pdf_whose_hash_is_logged(
 ) -> None:
     build_case(db, app.extensions["attachments"], number="AS-DOWN01", photos=1)
     db.commit()
-    response = login(Role.AUDITOR).get("/cases/AS-DOWN01/evidence-pack.pdf")
+    auditor = login(Role.AUDITOR)
+    # A GET (a link, an <img> on another site) only shows the button: no pack, no audit entry.
+    shown = auditor.get("/cases/AS-DOWN01/evidence-pack.pdf")
+    assert shown.status_code == 200 and 'id="pack-confirm"' in shown.get_data(as_text=True)
+    assert db.scalar(select(AuditEntry).where(AuditEntry.action == "evidence_pack.generated")) is None
+    response = auditor.post(
+        "/cases/AS-DOWN01/evidence-pack.pdf",
+        data={"csrf_token": csrf_token(auditor, "/cases/AS-DOWN01/evidence-pack.pdf")},
+    )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert 'filename="evidence-pack-AS-DOWN01.pdf"' in response.headers["Content-Disposition"]
     digest = hashlib.sha256(response.data).hexdigest()

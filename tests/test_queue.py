@@ -239,11 +239,13 @@ def test_show_more_works_without_javascript(agent: FlaskClient, db: Session) -> 
     assert "<table" in second and "AS-J050" in second and "AS-J000" not in second
 
 
-def test_tampered_cursor_starts_from_the_top(agent: FlaskClient, db: Session) -> None:
+def test_tampered_cursor_is_a_400_with_a_way_back(agent: FlaskClient, db: Session) -> None:
     _shop, market = shop_with_market(db)
     make_case(db, market, number="AS-TOP")
     db.commit()
-    assert "AS-TOP" in agent.get("/cases?after=not-a-cursor!!").get_data(as_text=True)
+    response = agent.get("/cases?after=not-a-cursor!!")
+    assert response.status_code == 400
+    assert "Start again from the first page." in response.get_data(as_text=True)
 
 
 def test_count_stops_at_the_limit(agent: FlaskClient, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:

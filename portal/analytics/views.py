@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from portal.access import allow
 from portal.analytics import tables as tb
+from portal.csv_export import SafeWriter
 from portal.db import db_session, get_db
 from portal.domain import analytics as an
 from portal.domain import analytics_build
@@ -199,7 +199,7 @@ def table_csv(table: str) -> ResponseReturnValue:
         abort(404)
     out = io.StringIO()
     out.write("\ufeff")  # spreadsheet programs then read the Chinese headings as UTF-8
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     money = any(c.kind == "money" for c in found.columns)
     writer.writerow([c.heading for c in found.columns] + ([_("Currency")] if money else []))
     for row in found.rows:

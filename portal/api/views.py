@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from typing import TypeVar
 
@@ -27,10 +24,11 @@ from portal.db import db_session
 from portal.domain import api_cases, lookups
 from portal.domain import evidence as evidence_service
 from portal.domain.enums import EvidenceKind
+from portal.domain.json_input import UnreadableBody, load_json
 from portal.domain.lifecycle import LifecycleError
 from portal.domain.models import Case, Order
 from portal.domain.queue import CaseFilter, case_query, sort_keys
-from portal.pagination import keyset_page
+from portal.pagination import BadCursor, decode_cursor, keyset_page
 
 M = TypeVar("M", bound=BaseModel)
 VISIBLE_ASCII = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -49,8 +47,8 @@ def _body(model: type[M]) -> M:
     if not request.is_json:
         raise ApiError(415, gettext("Send the body as application/json."))
     try:
-        data = json.loads(request.get_data())
-    except ValueError:
+        data = load_json(request.get_data())
+    except UnreadableBody:
         raise ApiError(400, gettext("The body is not valid JSON."), code="bad_json") from None
     return model.model_validate(data)
 
@@ -84,14 +82,6 @@ def _stale() -> ApiError:
     )
 
 
-def _cursor_ok(cursor: str, keys: int) -> bool:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        return False
-    return isinstance(raw, list) and len(raw) == keys
-
-
 @bp.get("/openapi.json")
 @public
 def openapi() -> Response:
@@ -121,8 +111,13 @@ def list_cases() -> Response:
     if query.updated_since is not None:
         select_cases = select_cases.where(Case.updated_at >= query.updated_since)
     keys = [(Case.updated_at, False), (Case.id, False)] if query.sort == "updated" else sort_keys(query.sort)
-    if query.cursor and not _cursor_ok(query.cursor, len(keys)):
-        raise invalid({"cursor": [gettext("Use the `next` value of a page listed with the same sort.")]})
+    if query.cursor:
+        try:
+            decode_cursor(query.cursor, keys)
+        except BadCursor:
+            raise invalid(
+                {"cursor": [gettext("Use the `next` value of a page listed with the same sort.")]}
+            ) from None
     select_cases = select_cases.options(
         selectinload(Case.market), selectinload(Case.order), selectinload(Case.buyer)
     )

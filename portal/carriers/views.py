@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -12,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from portal.access import public
 from portal.db import db_session
 from portal.domain.carrier_updates import apply_update
+from portal.domain.json_input import UnreadableBody, load_json
 from portal.domain.tracking import (
     PayloadError,
     TrackingUpdate,
@@ -20,18 +20,25 @@ from portal.domain.tracking import (
     verify_aftership,
     verify_seventeentrack,
 )
+from portal.webhook_input import BodyTooLarge, read_body
 
 bp = Blueprint("carriers", __name__, url_prefix="/webhooks")
 log = logging.getLogger("portal.carriers")
 
 
-def _handle(verified: bool, parse: Callable[[object], TrackingUpdate | None]) -> ResponseReturnValue:
+# A tracking update with a long trail is tens of kilobytes; anything far larger is not one.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _handle(
+    body: bytes, verified: bool, parse: Callable[[object], TrackingUpdate | None]
+) -> ResponseReturnValue:
     if not verified:
         return jsonify(error="invalid signature"), 401
-    body = request.get_data(cache=True)
     try:
-        update = parse(json.loads(body))
-    except (ValueError, PayloadError) as error:
+        update = parse(load_json(body))
+    except (UnreadableBody, PayloadError) as error:
+        # 400 tells the provider not to retry: this delivery will never read differently.
         return jsonify(error=f"unreadable payload: {error}"), 400
     if update is None:
         return jsonify(status="ignored")
@@ -51,19 +58,34 @@ def _handle(verified: bool, parse: Callable[[object], TrackingUpdate | None]) ->
     )
 
 
+def _body() -> bytes | None:
+    try:
+        return read_body(MAX_BODY_BYTES)
+    except BodyTooLarge:
+        return None
+
+
+def _too_large() -> ResponseReturnValue:
+    return jsonify(error=f"the body is larger than {MAX_BODY_BYTES // 1024} KiB"), 413
+
+
 @bp.post("/aftership")
 @public
 def aftership() -> ResponseReturnValue:
-    body = request.get_data(cache=True)
+    body = _body()
+    if body is None:
+        return _too_large()
     secret = current_app.config["AFTERSHIP_WEBHOOK_SECRET"]
     return _handle(
-        verify_aftership(body, request.headers.get("aftership-hmac-sha256"), secret), parse_aftership
+        body, verify_aftership(body, request.headers.get("aftership-hmac-sha256"), secret), parse_aftership
     )
 
 
 @bp.post("/17track")
 @public
 def seventeentrack() -> ResponseReturnValue:
-    body = request.get_data(cache=True)
+    body = _body()
+    if body is None:
+        return _too_large()
     key = current_app.config["SEVENTEENTRACK_API_KEY"]
-    return _handle(verify_seventeentrack(body, request.headers.get("sign"), key), parse_seventeentrack)
+    return _handle(body, verify_seventeentrack(body, request.headers.get("sign"), key), parse_seventeentrack)

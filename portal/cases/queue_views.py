@@ -39,7 +39,8 @@ def _decimal(text: str | None) -> Decimal | None:
         value = Decimal((text or "").strip())
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    # Beyond any amount a case can hold; a 1e999999 filter would overflow the database's numeric type.
+    return value if value.is_finite() and abs(value) < Decimal(10) ** 12 else None
 
 
 def _day_start(text: str | None, zone: ZoneInfo, days: int = 0) -> datetime | None:

@@ -6,7 +6,6 @@ go to temporary files, so memory stays flat however many cases the export holds.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import tempfile
@@ -22,6 +21,7 @@ from flask_babel import force_locale
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
+from portal.csv_export import SafeWriter
 from portal.documents.evidence import load_case, render_evidence_pack
 from portal.documents.render import RenderError
 from portal.domain import audit
@@ -144,7 +144,7 @@ def write_export(
             sums_path.open("w", encoding="utf-8") as sums,
             force_locale(lang),
         ):
-            writer = csv.writer(index)
+            writer = SafeWriter(index)
             writer.writerow(INDEX_COLUMNS)
             for done, case_id in enumerate(ids, start=1):
                 # A fresh session per case: nothing from earlier cases stays loaded.

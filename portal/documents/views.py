@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from portal.access import ALL_ROLES, allow
 from portal.db import db_session
@@ -25,9 +26,11 @@ from portal.documents.export import ExportFilter, count_export, export_filename,
 from portal.documents.forms import ExportForm
 from portal.documents.instructions import instructions_filename, render_return_instructions
 from portal.documents.render import RenderError
+from portal.domain.attachments import StorageError, writing
 from portal.domain.enums import CaseType, Role
 from portal.domain.lookups import market_codes
 from portal.domain.models import Case, Dispute, Job, Market, Order
+from portal.errors import storage_message
 from portal.i18n import select_locale
 from portal.jobs import JobContext, Work, is_stale, start_job
 from portal.pagination import newest_first
@@ -58,11 +61,18 @@ def _case_or_404(number: str) -> Case:
     return case
 
 
-@bp.get("/cases/<number>/evidence-pack.pdf")
+@bp.route("/cases/<number>/evidence-pack.pdf", methods=["GET", "POST"])
 @allow(ALL_ROLES)
 def evidence_pack(number: str) -> ResponseReturnValue:
+    """GET shows a button; only the POST (CSRF-checked) renders the pack and logs it in the user's name.
+
+    A link, an image tag or a prefetch on another site can make a browser GET this address; none of
+    them can make it generate a pack and write to the audit log as the signed-in user.
+    """
     session = db_session()
     case = _case_or_404(number)
+    if request.method == "GET":
+        return render("documents/pack_confirm.html", case=case)
     try:
         pack = render_evidence_pack(session, current_app.extensions["attachments"], case, actor=current_user)
     except RenderError as error:
@@ -172,16 +182,17 @@ def _recent_exports() -> list[Job]:
 def _export_work(exports_dir: Path, filter_params: dict[str, Any], user_id: int, lang: str) -> Work:
     def work(context: JobContext) -> tuple[dict[str, Any], str]:
         name = export_filename(context.job_id)
-        summary = write_export(
-            context.app,
-            context.session,
-            ExportFilter.from_params(filter_params),
-            exports_dir / name,
-            context.progress,
-            actor_id=user_id,
-            lang=lang,
-            job_id=context.job_id,
-        )
+        with writing("exports"):
+            summary = write_export(
+                context.app,
+                context.session,
+                ExportFilter.from_params(filter_params),
+                exports_dir / name,
+                context.progress,
+                actor_id=user_id,
+                lang=lang,
+                job_id=context.job_id,
+            )
         return {**summary, "filename": name}, f"exports/{name}"
 
     return work
@@ -203,7 +214,8 @@ def exports() -> ResponseReturnValue:
             form.type.data or "",
             bool(form.disputed_only.data),
         )
-        if count_export(session, case_filter):
+        problem = _export_refused(session, count_export(session, case_filter))
+        if problem is None:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
             job = start_job(
                 app,
@@ -219,8 +231,44 @@ def exports() -> ResponseReturnValue:
                 current_user,
             )
             return redirect(url_for("documents.export_status", export_id=job.id), code=303)
-        form.form_errors.append(_("No case matches these filters, so there is nothing to export."))
+        form.form_errors.append(problem)
     return render("documents/exports.html", status=422, form=form, jobs=_recent_exports(), is_stale=is_stale)
+
+
+def _export_refused(session: Session, cases: int) -> str | None:
+    """Why an export of `cases` cases cannot start now, or None when it can."""
+    config = current_app.config
+    if not cases:
+        return _("No case matches these filters, so there is nothing to export.")
+    if cases > config["EXPORT_MAX_CASES"]:
+        return _(
+            "These filters match %(count)s cases; one export holds at most %(limit)s. "
+            "Narrow the dates, the market or the case type, and export in parts.",
+            count=f"{cases:,}",
+            limit=f"{config['EXPORT_MAX_CASES']:,}",
+        )
+    running = [
+        job
+        for job in session.scalars(
+            select(Job).where(Job.kind == EXPORT_KIND, Job.status.in_(("queued", "running")))
+        )
+        if not is_stale(job)
+    ]
+    if len(running) >= config["EXPORTS_AT_ONCE"]:
+        return _(
+            "%(count)s exports are already running, the most the portal runs at once. "
+            "Start this one when one of them has finished.",
+            count=len(running),
+        )
+    try:
+        with writing("exports"):
+            folder = Path(current_app.instance_path) / "exports"
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except StorageError as error:
+        return storage_message(error)
+    return None
 
 
 def _job_or_404(export_id: int) -> Job:

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from portal.domain.models import Attachment
+from portal.domain.uploads import MAX_PIXELS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+log = logging.getLogger("portal.storage")
+
+
+class StorageError(Exception):
+    """A file could not be written: `what` names the store, `reason` says why (full, read_only, other)."""
+
+    def __init__(self, what: str, error: OSError) -> None:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            self.reason = "full"
+        elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            self.reason = "read_only"
+        else:
+            self.reason = "other"
+        self.what = what
+        super().__init__(f"{what}: {error}")
+        log.error("could not write to the %s store: %s", what, error)
+
+
+@contextmanager
+def writing(what: str) -> Iterator[None]:
+    """Turn an OSError while writing `what` (attachments, exports) into a StorageError naming it."""
+    try:
+        yield
+    except OSError as error:
+        raise StorageError(what, error) from error
 
 
 class AttachmentStore:
@@ -30,16 +60,17 @@ class AttachmentStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with writing("attachments"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target and rename, so a reader never sees half a file.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return digest
 
     def read(self, sha256: str) -> bytes:
@@ -54,15 +85,21 @@ class AttachmentStore:
 
         try:
             with Image.open(self.path(sha256)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    return None  # stored before uploads were capped; not worth a worker's memory
                 image.thumbnail((size, size))
                 picture = image.convert("RGB")
         except (FileNotFoundError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
             return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        with os.fdopen(fd, "wb") as handle:
-            picture.save(handle, "JPEG", quality=80)
-        os.replace(tmp, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            with os.fdopen(fd, "wb") as handle:
+                picture.save(handle, "JPEG", quality=80)
+            os.replace(tmp, target)
+        except OSError as error:
+            log.error("could not write a thumbnail: %s", error)
+            return None  # the page shows the file's name instead of a picture
         return target
 
     def verify(self, sha256: str) -> bool:

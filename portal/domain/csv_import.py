@@ -57,6 +57,7 @@ from portal.domain.models import (
     User,
 )
 from portal.domain.types import N_, utcnow
+from portal.domain.uploads import safe_filename
 
 # Errors kept on the batch for the page and the error file; the count is always complete.
 MAX_STORED_ERRORS = 5000
@@ -193,7 +194,7 @@ def register_upload(
     store.put(data)
     batch = ImportBatch(
         kind=kind,
-        filename=(filename or "upload.csv")[-200:],
+        filename=safe_filename(filename, "upload.csv"),
         sha256=digest,
         size=len(data),
         market_id=market.id,

@@ -10,7 +10,8 @@ from portal.domain.attachments import AttachmentStore, store_attachment
 from portal.domain.enums import EvidenceKind, EvidenceSource
 from portal.domain.lifecycle import Actor
 from portal.domain.models import Case, EvidenceItem
-from portal.domain.uploads import check_upload
+from portal.domain.text_limits import bounded
+from portal.domain.uploads import check_upload, safe_filename
 
 
 def add_evidence(
@@ -33,8 +34,8 @@ def add_evidence(
         kind=kind,
         source=source,
         sha256=attachment.sha256,
-        filename=filename[-200:],
-        caption=(caption or "").strip()[:300] or None,
+        filename=safe_filename(filename),
+        caption=bounded("caption", caption) or None,
         uploaded_by_id=actor.user.id if actor.user else None,
     )
     session.add(item)

@@ -47,7 +47,9 @@ from portal.domain.models import (
     Shipment,
     User,
 )
+from portal.domain.text_limits import bounded
 from portal.domain.types import utcnow
+from rules.limits import MAX_AMOUNT, MAX_DURATION_DAYS, MAX_DURATION_SECONDS
 
 # The buyer has five days to ship an approved return (the marketplace's rule, unless a market changes it).
 SHIP_WITHIN = timedelta(hours=float(deadline_rules.RULES["buyer_ship_by"].hours))
@@ -164,14 +166,15 @@ def mark_return_shipped(
     session: Session, case: Case, actor: Actor, carrier: str = "", tracking_number: str = ""
 ) -> None:
     require(case, "mark_return_shipped")
+    carrier, tracking_number = bounded("carrier", carrier), bounded("tracking", tracking_number)
     ret = case.returns[-1]
     now = utcnow()
     if carrier and tracking_number:
         ret.shipment = Shipment(
             order=case.order,
             kind=ShipmentKind.RETURN,
-            carrier=carrier[:40],
-            tracking_number=tracking_number[:64],
+            carrier=carrier,
+            tracking_number=tracking_number,
             status=TrackingStatus.IN_TRANSIT,
             shipped_at=now,
             last_event_at=now,
@@ -213,14 +216,15 @@ def record_inspection(
     inspector: str = "",
 ) -> Inspection:
     require(case, "record_inspection")
+    notes, inspector = bounded("inspection_notes", notes), bounded("inspector", inspector)
     ret = case.returns[-1]
     inspection = Inspection(
         case=case,
         return_id=ret.id,
         result=result,
         disposition=disposition,
-        notes=notes.strip() or None,
-        inspector=inspector.strip() or actor.label,
+        notes=notes or None,
+        inspector=inspector or actor.label[:120],
     )
     session.add(inspection)
     ret.status = ReturnStatus.INSPECTED
@@ -244,6 +248,7 @@ def _refund(
 ) -> Refund:
     if amount <= 0:
         raise LifecycleError(N_("A refund must be more than zero."))
+    reason = bounded("reason", reason)
     refund = Refund(
         case=case,
         kind=kind,
@@ -251,7 +256,7 @@ def _refund(
         status=RefundStatus.PENDING,
         amount=money.cents(amount),
         currency=case.currency,
-        reason=reason[:200] or None,
+        reason=reason or None,
         created_by_id=actor.user.id if actor.user else None,
         decision_id=actor.decision_id,
     )
@@ -293,6 +298,10 @@ def partial_refund(
     reason: str = "",
 ) -> Refund:
     require(case, "partial_refund")
+    if percent is not None and not (percent.is_finite() and 0 < percent <= 100):
+        raise LifecycleError(N_("A share must be more than 0% and at most 100%."))
+    if amount is not None:
+        amount = check_amount(amount)
     value = money.share(case, percent) if percent is not None else money.cents(amount or Decimal("0"))
     left = money.remaining(case)
     if value > left:
@@ -308,7 +317,7 @@ def partial_refund(
 
 def coupon(session: Session, case: Case, actor: Actor, amount: Decimal, reason: str = "") -> Refund:
     require(case, "coupon")
-    value = money.cents(amount)
+    value = money.cents(check_amount(amount))
     if value > case.value:
         raise LifecycleError(
             N_("A coupon of %(amount)s is more than the case is worth."), amount=f"{value} {case.currency}"
@@ -348,7 +357,8 @@ def exchange(session: Session, case: Case, actor: Actor, replacement_sku: str | 
 
 def ship_exchange(session: Session, case: Case, actor: Actor, carrier: str, tracking_number: str) -> None:
     require(case, "ship_exchange")
-    if not carrier.strip() or not tracking_number.strip():
+    carrier, tracking_number = bounded("carrier", carrier), bounded("tracking", tracking_number)
+    if not carrier or not tracking_number:
         raise LifecycleError(N_("Give the carrier and the tracking number of the replacement."))
     swap = next((e for e in case.exchanges if e.status == ExchangeStatus.PENDING), None)
     if swap is None:
@@ -362,8 +372,8 @@ def ship_exchange(session: Session, case: Case, actor: Actor, carrier: str, trac
     swap.shipment = Shipment(
         order=case.order,
         kind=ShipmentKind.REPLACEMENT,
-        carrier=carrier.strip()[:40],
-        tracking_number=tracking_number.strip()[:64],
+        carrier=carrier,
+        tracking_number=tracking_number,
         status=TrackingStatus.INFO_RECEIVED,
         shipped_at=now,
         last_event_at=now,
@@ -379,7 +389,7 @@ def ship_exchange(session: Session, case: Case, actor: Actor, carrier: str, trac
 
 def reject(session: Session, case: Case, actor: Actor, reason: str) -> None:
     require(case, "reject")
-    reason = reason.strip()
+    reason = bounded("reason", reason)
     if not reason:
         raise LifecycleError(N_("Give the reason the buyer will see."))
     deadline_rules.set_waiting(session, case, False)
@@ -412,8 +422,9 @@ def respond_dispute(session: Session, case: Case, actor: Actor, note: str) -> No
         raise LifecycleError(N_("There is no open dispute on this case."))
     dispute.status = DisputeStatus.RESPONDED
     dispute.responded_at = utcnow()
-    dispute.outcome_note = note.strip() or None
-    record(session, case, actor, "dispute_responded", {"note": note.strip()})
+    note = bounded("dispute_note", note)
+    dispute.outcome_note = note or None
+    record(session, case, actor, "dispute_responded", {"note": note})
     deadline_rules.met(case, "dispute_response")
 
 
@@ -459,7 +470,7 @@ def escalate(session: Session, case: Case, actor: Actor) -> None:
 
 def assign_queue(session: Session, case: Case, actor: Actor, queue: str) -> None:
     require(case, "assign")
-    queue = queue.strip().lower()[:40]
+    queue = bounded("queue", queue).lower()
     if not queue:
         raise LifecycleError(N_("Name the queue."))
     case.queue = queue
@@ -476,6 +487,11 @@ def set_deadline(
     session: Session, case: Case, actor: Actor, name: str, seconds: int, pauses_while_waiting: bool = False
 ) -> Deadline:
     require(case, "set_deadline")
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        # A policy checked before the checker bounded durations may still ask for this.
+        raise LifecycleError(
+            N_("A deadline must be more than zero and at most %(days)s days away."), days=MAX_DURATION_DAYS
+        )
     deadline = Deadline(
         case=case,
         name=name[:64],
@@ -490,14 +506,14 @@ def set_deadline(
 
 
 def add_note(session: Session, case: Case, actor: Actor, text: str) -> None:
-    text = text.strip()
+    text = bounded("note", text)
     if not text:
         raise LifecycleError(N_("The note is empty."))
-    record(session, case, actor, "note", {"text": text[:4000]})
+    record(session, case, actor, "note", {"text": text})
 
 
 def add_tag(session: Session, case: Case, actor: Actor, tag: str) -> None:
-    tag = tag.strip().lower().replace(" ", "_")[:40]
+    tag = bounded("tag", tag).lower().replace(" ", "_")
     if not tag:
         raise LifecycleError(N_("The tag is empty."))
     if any(t.tag == tag for t in case.tags):
@@ -530,4 +546,13 @@ def parse_amount(text: str) -> Decimal:
         raise LifecycleError(N_("“%(text)s” is not an amount."), text=text) from None
     if not value.is_finite() or value <= 0:
         raise LifecycleError(N_("The amount must be more than zero."))
+    return check_amount(value)
+
+
+def check_amount(value: Decimal) -> Decimal:
+    """`value` when it is an amount a case can have: finite, above zero, at most MAX_AMOUNT."""
+    if not value.is_finite() or value <= 0:
+        raise LifecycleError(N_("The amount must be more than zero."))
+    if value > MAX_AMOUNT:
+        raise LifecycleError(N_("The amount must be at most %(limit)s."), limit=f"{MAX_AMOUNT:,}")
     return value

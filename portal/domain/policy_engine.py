@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -15,6 +16,8 @@ from portal.domain.enums import PolicyStatus
 from portal.domain.facts import case_facts
 from portal.domain.models import Case, Decision, ExchangeRate, Policy, PolicyVersion
 from portal.domain.types import utcnow
+
+log = logging.getLogger("portal.policy")
 
 
 def published_version(session: Session, market_id: int | None) -> PolicyVersion | None:
@@ -40,8 +43,15 @@ def _compile(version_id: int, text: str) -> rules.CompiledPolicy:
     return rules.compile_policy(text, examples=False)
 
 
-def compiled(version: PolicyVersion) -> rules.CompiledPolicy:
-    return _compile(version.id, version.text)
+def compiled(version: PolicyVersion) -> rules.CompiledPolicy | None:
+    """The version compiled; None when it no longer passes today's checker (its cases go to people)."""
+    try:
+        return _compile(version.id, version.text)
+    except rules.PolicyError as error:
+        # Published before a limit existed (say `set_deadline "x" 600000 weeks`): deciding with it
+        # would fail on every case, so nothing is decided automatically until it is fixed.
+        log.error("published policy version %s no longer compiles: %s", version.id, error)
+        return None
 
 
 def usd_rates(session: Session) -> dict[str, Decimal]:
@@ -59,14 +69,18 @@ def decide(
     version = version or published_version(session, case.market_id)
     if version is None:
         return None, None
+    policy = compiled(version)
+    if policy is None:
+        return None, None
     facts = case_facts(case, now or utcnow(), usd_rates(session))
-    return compiled(version).decide(facts, event), version
+    return policy.decide(facts, event), version
 
 
 def has_section(session: Session, case: Case, event: str) -> bool:
     """Whether the market's published policy says anything about `event`."""
     version = published_version(session, case.market_id)
-    return version is not None and rules.policy.section_key(event) in compiled(version).sections
+    policy = compiled(version) if version is not None else None
+    return policy is not None and rules.policy.section_key(event) in policy.sections
 
 
 def record_decision(

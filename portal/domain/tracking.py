@@ -112,7 +112,27 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise PayloadError(f"the time {text[:40]!r} is out of range") from None
+    if not EARLIEST <= parsed <= LATEST:
+        raise PayloadError(f"the time {text[:40]!r} is out of range")
+    return parsed
+
+
+# Tracking events before parcels were tracked online, or centuries ahead, are a sender's bug.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    """A list from a payload; absent is empty, anything else (a number, an object) is refused."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{where} must be a list")
+    return value
 
 
 def _text(value: Any, limit: int) -> str:
@@ -152,7 +172,7 @@ def parse_aftership(payload: Any) -> TrackingUpdate | None:
         raise PayloadError("msg.tracking_number is missing")
     carrier = _text(msg.get("slug"), 40) or "unknown"
     checkpoints = []
-    for raw in msg.get("checkpoints") or []:
+    for raw in _list(msg.get("checkpoints"), "msg.checkpoints"):
         if not isinstance(raw, dict):
             continue
         status = AFTERSHIP_TAGS.get(str(raw.get("tag")))
@@ -194,12 +214,13 @@ def parse_seventeentrack(payload: Any) -> TrackingUpdate | None:
         raise PayloadError("data.number is missing")
     info = data.get("track_info") if isinstance(data.get("track_info"), dict) else {}
     latest = info.get("latest_status") if isinstance(info.get("latest_status"), dict) else {}
-    providers = (
-        (info.get("tracking") or {}).get("providers") if isinstance(info.get("tracking"), dict) else []
+    providers = _list(
+        info["tracking"].get("providers") if isinstance(info.get("tracking"), dict) else None,
+        "data.track_info.tracking.providers",
     )
     carrier = ""
     checkpoints = []
-    for provider in providers or []:
+    for provider in providers:
         if not isinstance(provider, dict):
             continue
         name = (
@@ -208,7 +229,7 @@ def parse_seventeentrack(payload: Any) -> TrackingUpdate | None:
             else None
         )
         carrier = carrier or _text(name, 40)
-        for raw in provider.get("events") or []:
+        for raw in _list(provider.get("events"), "data.track_info.tracking.providers[].events"):
             if not isinstance(raw, dict):
                 continue
             status = SEVENTEENTRACK_STATUSES.get(str(raw.get("stage") or "")) or SEVENTEENTRACK_STATUSES.get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -15,6 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
 
 from portal.access import allow
+from portal.csv_export import SafeWriter
 from portal.db import db_session
 from portal.domain.csv_files import FIELDS, ImportFileError
 from portal.domain.csv_import import check_mapping, claim, file_header, preview, register_upload, run_import
@@ -247,11 +247,6 @@ def progress(batch_id: int) -> ResponseReturnValue:
     return render("imports/partials/_progress.html", batch=batch, job=job, stale=stale)
 
 
-def _safe(value: str) -> str:
-    # A cell starting like a formula would run in a spreadsheet; keep it text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 @bp.get("/<int:batch_id>/errors.csv")
 @allow(IMPORTERS)
 def errors_file(batch_id: int) -> ResponseReturnValue:
@@ -259,12 +254,12 @@ def errors_file(batch_id: int) -> ResponseReturnValue:
     if not batch.errors:
         abort(404)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)
     writer.writerow([_("Line"), _("Column"), _("Value"), _("Problem")])
     for error in batch.errors:
         column = batch.mapping.get(error["field"], "")
         writer.writerow(
-            [error["line"], _safe(column), _safe(error.get("value", "")), _safe(translate(error))]
+            [error["line"], column, error.get("value", ""), translate(error)]
         )
     if batch.error_count > len(batch.errors):
         writer.writerow(

@@ -20,6 +20,7 @@ from portal.domain.marketplace.signing import verify_webhook
 from portal.domain.models import MarketplaceCommand, MarketplaceEvent, MarketplaceSyncCursor
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render
+from portal.webhook_input import BodyTooLarge, read_body
 
 bp = Blueprint("intake", __name__)
 
@@ -44,9 +45,10 @@ MAX_NOTIFICATION_BYTES = 256 * 1024
 @csrf.exempt
 def tiktok_shop() -> ResponseReturnValue:
     """Store a signed notification and answer at once; the scheduler processes it afterwards."""
-    if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
+    try:
+        body = read_body(MAX_NOTIFICATION_BYTES)
+    except BodyTooLarge:
         return jsonify(code=413, message="notification too large"), 413
-    body = request.get_data(cache=False)
     config = current_app.config
     secrets = (config["TIKTOK_SHOP_APP_SECRET"], config["TIKTOK_SHOP_APP_SECRET_PREVIOUS"])
     if not verify_webhook(config["TIKTOK_SHOP_APP_KEY"], secrets, body, request.headers.get("Authorization")):

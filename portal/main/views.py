@@ -12,6 +12,7 @@ from portal.db import db_session
 from portal.domain.attachments import AttachmentStore
 from portal.domain.enums import Role
 from portal.domain.models import Attachment, EvidenceItem, Product
+from portal.domain.uploads import safe_filename
 
 bp = Blueprint("main", __name__)
 
@@ -59,7 +60,8 @@ def send_stored(sha256: str, filename: str) -> ResponseReturnValue:
         path,
         mimetype=attachment.content_type,
         as_attachment=not inline,
-        download_name=filename,
+        # Names stored before uploads were cleaned may hold a NUL or a newline, which no header can carry.
+        download_name=safe_filename(filename),
         max_age=3600,
         etag=sha256,
     )

@@ -20,6 +20,7 @@ from portal.domain.models import Job, Policy, PolicyVersion
 from portal.domain.simulation import MAX_DAYS, simulate
 from portal.jobs import JobContext, is_stale, start_job
 from portal.policies import palette
+from portal.policies.check_slots import bounded_checks
 from portal.policies.editor import check_text, try_decision, ui_lang
 from portal.policies.forms import (
     FACT_PREFIX,
@@ -90,6 +91,7 @@ def _days() -> int:
 
 @bp.get("/<int:policy_id>/edit")
 @allow(EDITORS)
+@bounded_checks
 def edit(policy_id: int) -> ResponseReturnValue:
     session = db_session()
     return _editor(session, get_policy(session, policy_id))
@@ -97,6 +99,7 @@ def edit(policy_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:policy_id>/edit")
 @allow(EDITORS)
+@bounded_checks
 def edit_submit(policy_id: int) -> ResponseReturnValue:
     """The editor's buttons without JavaScript: check, try, save, save and simulate, save and publish."""
     session = db_session()
@@ -139,6 +142,7 @@ def edit_submit(policy_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:policy_id>/check")
 @allow(EDITORS)
+@bounded_checks
 def check(policy_id: int) -> ResponseReturnValue:
     """Findings and examples for the text being typed; nothing is saved."""
     session = db_session()
@@ -153,6 +157,7 @@ def check(policy_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:policy_id>/try")
 @allow(EDITORS)
+@bounded_checks
 def try_it(policy_id: int) -> ResponseReturnValue:
     """Decide a described (or real) case with the text in the editor, saved or not."""
     session = db_session()
@@ -184,6 +189,7 @@ def discard(policy_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:policy_id>/publish", methods=["GET", "POST"])
 @allow(EDITORS)
+@bounded_checks
 def publish(policy_id: int) -> ResponseReturnValue:
     """Review the draft against what is published, then publish it with a comment."""
     session = db_session()
@@ -219,6 +225,7 @@ def publish(policy_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:policy_id>/versions/<int:number>/rollback", methods=["GET", "POST"])
 @allow(EDITORS)
+@bounded_checks
 def rollback(policy_id: int, number: int) -> ResponseReturnValue:
     """Confirm, then publish a copy of an old version as the newest one."""
     session = db_session()

@@ -14,7 +14,9 @@ from portal.domain.facts import case_facts
 from portal.domain.models import Case
 from portal.domain.policy_engine import usd_rates
 from portal.domain.types import utcnow
+from portal.policies.check_slots import request_budget
 from portal.policies.forms import TryInput
+from rules.budget import OutOfTime
 from rules.decision import actions_text, json_value
 
 ERROR = "error"
@@ -75,7 +77,8 @@ class Report:
 def check_text(text: str, lang: str) -> Report:
     """Check the text and run its examples; nothing about the text can make this raise."""
     report = Report(line_count=max(1, text.count("\n") + 1))
-    diagnostics = rules.check(text)
+    budget = request_budget()
+    diagnostics = rules.check(text, budget)
     for d in diagnostics:
         report.findings.append(Finding(d.line, d.column, d.severity, d.render(lang), d.excerpt,
                                        d.detail if d.code != "example.failed" else "", d.suggestion))
@@ -83,8 +86,8 @@ def check_text(text: str, lang: str) -> Report:
         # The examples cannot run while the rules themselves have errors.
         return report
     try:
-        policy = rules.compile_policy(text, examples=False)
-    except rules.PolicyError:
+        policy = rules.compile_policy(text, examples=False, budget=budget)
+    except (rules.PolicyError, OutOfTime):
         return report
     for result in rules.run_examples(policy):
         decision = rules.Decision(result.event, result.got, None, lambda r=result: r.explanation)
@@ -113,8 +116,8 @@ def try_decision(session: Session, text: str, given: TryInput, lang: str) -> Try
         outcome.problem = "bad_input"
         return outcome
     try:
-        policy = rules.compile_policy(text, examples=False)
-    except rules.PolicyError:
+        policy = rules.compile_policy(text, examples=False, budget=request_budget())
+    except (rules.PolicyError, OutOfTime):
         outcome.problem = "invalid"
         return outcome
     facts = given.facts

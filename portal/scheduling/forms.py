@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, SelectField, SelectMultipleField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.domain.deadline_rules import RULES
@@ -17,11 +17,19 @@ WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Fr
             _l("Sunday"))
 
 
+def finite_number(form: FlaskForm, field: DecimalField) -> None:
+    """NaN and Infinity parse as decimals; NaN cannot even be compared with the range, so stop here."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation(str(_l("Enter a number.")))
+
+
 class DeadlineSettingForm(FlaskForm):
     name = SelectField(_l("Deadline"), validators=[DataRequired()])
     market = SelectField(_l("Market"))
     case_type = SelectField(_l("Case type"))
-    hours = DecimalField(_l("Hours"), places=2, validators=[InputRequired(), NumberRange(0.25, 2000)])
+    hours = DecimalField(
+        _l("Hours"), places=2, validators=[InputRequired(), finite_number, NumberRange(0.25, 2000)]
+    )
     clock = SelectField(_l("Clock"))
     enabled = BooleanField(_l("On"), default=True)
 
@@ -46,6 +54,7 @@ class CalendarForm(FlaskForm):
     public_holidays = BooleanField(_l("Closed on the country's public holidays"))
     closed_days = TextAreaField(
         _l("Other closed days"),
+        validators=[Length(max=20_000)],
         description=_l("One date per line, YYYY-MM-DD, optionally followed by a note."),
     )
 

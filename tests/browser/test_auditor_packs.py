@@ -47,8 +47,10 @@ def test_auditor_downloads_a_pack_and_exports(
     expect(page.locator("#audit-case-exhibits")).to_contain_text("Matches its hash")
     screenshot(page, "auditor-case-evidence", full_page=True)
 
-    with page.expect_download() as info:
-        page.get_by_role("link", name="Download evidence pack (PDF)").click()
+    # A form POST (it writes to the audit log): the download arrives when the PDF is rendered, which may
+    # take longer than a click waits for its navigation.
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name="Download evidence pack (PDF)").click(no_wait_after=True)
     download = info.value
     assert download.suggested_filename == "evidence-pack-AS-BROWSE1.pdf"
     data = open(download.path(), "rb").read()

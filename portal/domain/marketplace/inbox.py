@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from portal.domain.json_input import UnreadableBody, load_json
 from portal.domain.models import MarketplaceEvent
 from portal.domain.types import utcnow
 
@@ -47,9 +47,9 @@ class Envelope:
 
 def parse(body: bytes) -> Envelope:
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidNotification("the body is not JSON") from None
+        doc = load_json(body)
+    except UnreadableBody as error:
+        raise InvalidNotification(str(error)) from None
     if not isinstance(doc, dict):
         raise InvalidNotification("the body is not a JSON object")
     kind, notification_id = doc.get("type"), doc.get("tts_notification_id")
