@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
+from portal.domain.accounts import sessions
 from portal.domain.enums import Role
 from portal.domain.models import User
 
@@ -21,6 +22,10 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class UserError(ValueError):
+    pass
+
+
+class WrongPasswordError(UserError):
     pass
 
 
@@ -71,3 +76,40 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every session of the user ends with it."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise WrongPasswordError("the current password is wrong") from None
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if new == current:
+        raise UserError("the new password must differ from the current one")
+    user.password_hash = hash_password(new)
+    ended = sessions.revoke_all(session, user.id)
+    audit.record(session, "user.password_changed", "user", user.id, {"sessions_ended": ended}, actor=user)
+
+
+def set_active(session: Session, user: User, active: bool, actor: User) -> None:
+    """Deactivate (every session ends at once) or reactivate a user; nobody deactivates themselves."""
+    if user.id == actor.id and not active:
+        raise UserError("you cannot deactivate yourself")
+    if user.active == active:
+        return
+    user.active = active
+    details: dict[str, object] = {"email": user.email}
+    if not active:
+        details["sessions_ended"] = sessions.revoke_all(session, user.id)
+    audit.record(session, "user.deactivated" if not active else "user.reactivated", "user", user.id, details,
+                 actor=actor)
+
+
+def sign_out_everywhere(session: Session, user: User, actor: User) -> int:
+    """End every session of a user at once (a lost laptop, a shared password); how many were live."""
+    ended = sessions.revoke_all(session, user.id)
+    audit.record(session, "user.signed_out_everywhere", "user", user.id,
+                 {"email": user.email, "sessions_ended": ended}, actor=actor)
+    return ended
