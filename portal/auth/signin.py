@@ -13,8 +13,10 @@ from datetime import timedelta
 
 from flask import Flask, current_app, request, session
 from flask_login import LoginManager, login_user, logout_user
+from sqlalchemy.orm import Session
 
-from portal.db import db_session, get_db
+from portal.auth import bookkeeping
+from portal.db import db_session
 from portal.domain.accounts import sessions
 from portal.domain.models import User
 
@@ -38,7 +40,7 @@ def load_user(user_id: str) -> User | None:
     if not user_id.isdigit() or not isinstance(secret, str):
         return None
     # Its own short transaction: touching last_seen_at must not commit the request's pending work.
-    with get_db().session() as own:
+    with Session(bookkeeping.engine(), expire_on_commit=False) as own:
         row = sessions.find_valid(own, secret, policy())
         own.commit()
     # A cookie copied into another browser is refused, even a remembered one.
@@ -77,5 +79,6 @@ def sign_out() -> None:
 
 
 def init_app(app: Flask, login_manager: LoginManager) -> None:
+    bookkeeping.init_app(app)
     app.permanent_session_lifetime = timedelta(days=app.config["REMEMBER_DAYS"])
     login_manager.user_loader(load_user)

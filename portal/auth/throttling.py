@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from portal.api.errors import ApiError
-from portal.db import get_db
+from portal.auth import bookkeeping
 from portal.domain.accounts import throttle
 
 SIGNIN_ACCOUNT = "signin_account"
@@ -48,7 +48,7 @@ def _hit(scope: str, subject: str) -> datetime | None:
     chosen = limit(scope)
     if chosen is None:
         return None
-    verdict = throttle.hit(get_db().engine, scope, subject, chosen)
+    verdict = throttle.hit(bookkeeping.engine(), scope, subject, chosen)
     if not verdict.allowed:
         raise Throttled(verdict.retry_after)
     return verdict.bucket_start
@@ -63,7 +63,7 @@ class Attempt:
     buckets: dict[str, datetime | None]
 
     def succeeded(self) -> None:
-        engine = get_db().engine
+        engine = bookkeeping.engine()
         for scope, subject in ((SIGNIN_ACCOUNT, self.account), (SIGNIN_ADDRESS, self.address)):
             bucket = self.buckets.get(scope)
             if bucket is not None:

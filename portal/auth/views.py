@@ -211,6 +211,7 @@ def change_password() -> ResponseReturnValue:
             dbs.rollback()
             form.new.errors.append(_("Choose a password different from the current one."))
         else:
+            dbs.commit()  # first: on SQLite the throttle's own transaction must not wait for this one
             attempt.succeeded()
             remember = signin.current_remembered()
             user = current_user._get_current_object()  # type: ignore[attr-defined]
