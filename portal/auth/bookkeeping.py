@@ -3,7 +3,9 @@
 These writes commit on their own, in the middle of requests that already hold a connection of the main
 pool. Taking a second connection from that same pool could deadlock under load (every request holding
 one and waiting for another); a separate pool cannot, since its connections are never held while
-waiting for the main pool.
+waiting for the main pool. Its commits also skip waiting for the disk (synchronous_commit off on
+PostgreSQL, synchronous NORMAL in SQLite's WAL): a crash may forget the last second of counts or
+last-seen times, never corrupt anything, and each count costs a fraction of a flush.
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ def engine() -> Engine:
 def init_app(app: Flask) -> None:
     main: Engine = app.extensions["database"].engine
     own = make_engine(app.config["DATABASE_URL"], pool_size=2, max_overflow=8)
+
+    @event.listens_for(own, "connect")
+    def _no_flush_wait(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if own.dialect.name == "postgresql":
+            cursor.execute("SET synchronous_commit TO off")
+            dbapi_connection.commit()
+        else:
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
     def _dispose(_engine: Any) -> None:
         own.dispose()
