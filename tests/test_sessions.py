@@ -178,6 +178,17 @@ def test_idle_sessions_end_and_remembered_ones_last_their_fixed_time(
         assert not _signed_in(remembered)
 
 
+def test_long_ended_sessions_are_deleted_at_the_next_sign_in(
+    app: Flask, users: dict[Role, User], db: Session
+) -> None:
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        _logout(_sign_in(app, users[Role.CS_AGENT].email))
+        _sign_in(app, users[Role.CS_AGENT].email)
+        clock.shift(timedelta(days=31))
+        _sign_in(app, users[Role.CS_AGENT].email)
+    assert db.scalar(select(func.count()).select_from(UserSession)) == 1
+
+
 def test_changing_the_password_ends_every_other_session(
     app: Flask, users: dict[Role, User], db: Session
 ) -> None:

@@ -100,7 +100,7 @@ def login() -> ResponseReturnValue:
 def _pending_user() -> tuple[User, bool] | None:
     """The user who gave the right password a moment ago in this browser, and whether to remember them."""
     pending = session.get(PENDING_KEY)
-    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int):
+    if not isinstance(pending, dict) or not all(isinstance(pending.get(k), int) for k in ("at", "user")):
         return None
     if time.time() - pending["at"] > PENDING_SECONDS:
         return None

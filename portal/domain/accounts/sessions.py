@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.models import User, UserSession
@@ -23,6 +23,8 @@ from portal.domain.types import utcnow
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 USER_AGENT_MAX = 200
 ADDRESS_MAX = 64
+# Ended sessions stay this long (who signed in from where, for a while), then go at the user's next sign-in.
+KEEP_ENDED = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,12 @@ def start(session: Session, user: User, policy: SessionPolicy, *, remember: bool
         address=address[:ADDRESS_MAX],
     )
     session.add(row)
+    session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            (UserSession.expires_at < now - KEEP_ENDED) | (UserSession.revoked_at < now - KEEP_ENDED),
+        )
+    )
     session.flush()
     return NewSession(row, secret)
 

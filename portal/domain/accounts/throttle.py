@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import Executable
 
 from portal.domain.models import ThrottleBucket
 from portal.domain.types import utcnow
@@ -85,12 +86,16 @@ def _bucket_start(limit: Limit, now: datetime) -> datetime:
     return datetime.fromtimestamp(math.floor(now.timestamp() / width) * width, UTC)
 
 
-def _upsert(engine: Engine, values: dict[str, object]) -> object:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ThrottleBucket).values(**values)
-    return statement.on_conflict_do_update(
-        index_elements=[ThrottleBucket.scope, ThrottleBucket.key, ThrottleBucket.bucket_start],
-        set_={"hits": ThrottleBucket.hits + 1},
+def _upsert(engine: Engine, values: dict[str, object]) -> Executable:
+    """One more hit in the bucket, creating it if needed (both backends spell it ON CONFLICT)."""
+    columns = [ThrottleBucket.scope, ThrottleBucket.key, ThrottleBucket.bucket_start]
+    increment = {"hits": ThrottleBucket.hits + 1}
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(ThrottleBucket).values(**values).on_conflict_do_update(
+            index_elements=columns, set_=increment
+        )
+    return sqlite.insert(ThrottleBucket).values(**values).on_conflict_do_update(
+        index_elements=columns, set_=increment
     )
 
 
@@ -103,7 +108,7 @@ def hit(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime | 
     first = current - timedelta(seconds=limit.bucket_seconds * (limit.buckets - 1))
     mine = (ThrottleBucket.scope == scope, ThrottleBucket.key == key)
     with engine.begin() as conn:
-        conn.execute(_upsert(engine, {  # type: ignore[arg-type]
+        conn.execute(_upsert(engine, {
             "scope": scope, "key": key, "bucket_start": current, "hits": 1, "expires_at": current + window,
         }))
         rows = conn.execute(
