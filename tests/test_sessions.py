@@ -348,6 +348,28 @@ def test_two_factor_enrolment_and_sign_in_over_http(
     assert "user.second_factor_enabled" in actions and "user.second_factor_reset" in actions
 
 
+def test_the_command_line_signs_out_and_resets_the_last_admin(
+    app: Flask, users: dict[Role, User], db: Session
+) -> None:
+    from portal.domain.accounts import second_factor
+
+    admin = db.get(User, users[Role.ADMIN].id)
+    browser = _sign_in(app, admin.email, remember=True)
+    second_factor.begin_enrolment(admin)
+    admin.totp_enabled_at = utcnow()
+    db.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "sign-out", admin.email.upper(), "--reset-second-factor"])
+    assert result.exit_code == 0, result.output
+    assert "(1 sessions ended); two-step sign-in is reset." in result.output
+    assert not _signed_in(browser)
+    db.expire_all()
+    assert not second_factor.enabled(db.get(User, admin.id))
+    _sign_in(app, admin.email)  # the password alone again
+    unknown = runner.invoke(args=["users", "sign-out", "nobody@example.test"])
+    assert unknown.exit_code != 0 and "there is no user with e-mail nobody@example.test" in unknown.output
+
+
 def test_the_code_step_expires_and_needs_the_password_first(app: Flask, users: dict[Role, User]) -> None:
     client = _client(app)
     response = client.get("/login/code")

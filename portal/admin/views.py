@@ -11,11 +11,10 @@ from sqlalchemy import select
 from portal.access import allow
 from portal.admin.forms import UserForm
 from portal.db import db_session
-from portal.domain import audit
 from portal.domain.accounts import second_factor, sessions
 from portal.domain.enums import Role
 from portal.domain.models import User
-from portal.domain.users import UserError, create_user, set_active, sign_out_everywhere
+from portal.domain.users import UserError, create_user, reset_second_factor, set_active, sign_out_everywhere
 from portal.rendering import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -79,10 +78,7 @@ def user_action(user_id: int, action: str) -> ResponseReturnValue:
         message = (_("%(email)s is reactivated.", email=user.email) if user.active
                    else _("%(email)s is deactivated and signed out everywhere.", email=user.email))
     else:
-        second_factor.turn_off(session, user)
-        sessions.revoke_all(session, user.id)
-        audit.record(session, "user.second_factor_reset", "user", user.id, {"email": user.email},
-                     actor=current_user)
+        reset_second_factor(session, user, actor=current_user)
         message = _("Two-step sign-in of %(email)s is reset; they sign in with their password and can "
                     "set it up again.", email=user.email)
     session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
-from portal.domain.accounts import sessions
+from portal.domain.accounts import second_factor, sessions
 from portal.domain.enums import Role
 from portal.domain.models import User
 
@@ -107,9 +107,27 @@ def set_active(session: Session, user: User, active: bool, actor: User) -> None:
                  actor=actor)
 
 
-def sign_out_everywhere(session: Session, user: User, actor: User) -> int:
-    """End every session of a user at once (a lost laptop, a shared password); how many were live."""
+def find_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise UserError(f"there is no user with e-mail {email.strip().lower()}")
+    return user
+
+
+def sign_out_everywhere(session: Session, user: User, actor: User | None) -> int:
+    """End every session of a user at once (a lost laptop, a shared password); how many were live.
+
+    `actor` None is the command line."""
     ended = sessions.revoke_all(session, user.id)
     audit.record(session, "user.signed_out_everywhere", "user", user.id,
-                 {"email": user.email, "sessions_ended": ended}, actor=actor)
+                 {"email": user.email, "sessions_ended": ended}, actor=actor,
+                 actor_label=None if actor else "cli")
     return ended
+
+
+def reset_second_factor(session: Session, user: User, actor: User | None) -> None:
+    """Turn off someone's two-step sign-in (lost phone and codes); their sessions end with it."""
+    second_factor.turn_off(session, user)
+    sessions.revoke_all(session, user.id)
+    audit.record(session, "user.second_factor_reset", "user", user.id, {"email": user.email}, actor=actor,
+                 actor_label=None if actor else "cli")
