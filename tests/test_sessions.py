@@ -424,3 +424,25 @@ def test_concurrent_logins_never_fail(database_url: str, tmp_path: Path) -> None
     if errors:
         pytest.xfail(f"{len(errors)} of 80 failed in the audit write; depends on the audit log redesign")
     assert statuses == [302] * 80
+
+
+def test_one_code_passes_once_even_from_two_workers(app: Flask, users: dict[Role, User]) -> None:
+    """Two workers check the same code for the same user: the conditional update lets one through."""
+    from portal.domain.accounts import second_factor
+
+    database = app.extensions["database"]
+    with database.session() as setup:
+        ops = setup.get(User, users[Role.OPS_MANAGER].id)
+        secret = second_factor.begin_enrolment(ops)
+        ops.totp_enabled_at = utcnow()
+        setup.commit()
+    code = pyotp.TOTP(secret).now()
+    first, second = database.session(), database.session()
+    try:
+        first_user, second_user = first.get(User, ops.id), second.get(User, ops.id)  # both see it unused
+        assert second_factor.check_code(first, first_user, code)
+        first.commit()
+        assert not second_factor.check_code(second, second_user, code)
+    finally:
+        first.close()
+        second.close()

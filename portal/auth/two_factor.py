@@ -54,10 +54,11 @@ def _check_current_code(form: CodeForm) -> ResponseReturnValue | None:
         response = _page(form, 429)
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
-    if not second_factor.check_code(current_user, form.code.data or ""):
+    if not second_factor.check_code(db_session(), current_user, form.code.data or ""):
         db_session().rollback()
         form.code.errors.append(_("That code is not right. Use the current code from your app."))
         return _page(form, 422)
+    db_session().commit()  # first: on SQLite the throttle's own transaction must not wait for this one
     attempt.succeeded()
     return None
 

@@ -128,12 +128,13 @@ def login_code() -> ResponseReturnValue:
             return _too_many("auth/login_code.html", form, refused)
         dbs = db_session()
         code = form.code.data or ""
-        how = "totp" if second_factor.check_code(user, code) else (
+        how = "totp" if second_factor.check_code(dbs, user, code) else (
             "recovery_code" if second_factor.use_recovery_code(dbs, user, code) else "")
         if not how:
             dbs.rollback()
             form.code.errors.append(_("That code is not right. Use the current code from your app."))
             return render_template("auth/login_code.html", form=form), 401
+        dbs.commit()  # first: on SQLite the throttle's own transaction must not wait for this one
         attempt.succeeded()
         return _finish(user, remember=remember, how=how)
     return render_template("auth/login_code.html", form=form), 422 if form.is_submitted() else 200

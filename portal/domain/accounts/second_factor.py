@@ -17,8 +17,9 @@ from datetime import datetime
 import pyotp
 import qrcode
 import qrcode.image.svg
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.domain.enums import Role
 from portal.domain.models import RecoveryCode, User
@@ -67,8 +68,10 @@ def _normalise(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
-def check_code(user: User, code: str, now: datetime | None = None) -> bool:
-    """Whether a six-digit code from the app is right and unused; an accepted code is marked used."""
+def check_code(session: Session, user: User, code: str, now: datetime | None = None) -> bool:
+    """Whether a six-digit code from the app is right and unused; an accepted code is marked used.
+
+    Marking is a conditional update, so two requests racing with the same code cannot both pass."""
     if not user.totp_secret:
         return False
     code = _normalise(code)
@@ -79,9 +82,16 @@ def check_code(user: User, code: str, now: datetime | None = None) -> bool:
     current = totp.timecode(moment)
     for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):
-            if user.totp_last_step is not None and step <= user.totp_last_step:
-                return False  # replayed (or older than one already used)
-            user.totp_last_step = step
+            claimed = session.execute(
+                update(User)
+                .where(User.id == user.id,
+                       or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                .values(totp_last_step=step)
+                .execution_options(synchronize_session=False)
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return False  # replayed (or older than a code already used)
+            set_committed_value(user, "totp_last_step", step)
             return True
     return False
 
@@ -94,7 +104,7 @@ def confirm_enrolment(
     session: Session, user: User, code: str, now: datetime | None = None
 ) -> list[str] | None:
     """Turn the second factor on if the code matches the new secret; the recovery codes, shown once."""
-    if enabled(user) or not check_code(user, code, now):
+    if enabled(user) or not check_code(session, user, code, now):
         return None
     user.totp_enabled_at = now or utcnow()
     return new_recovery_codes(session, user)
