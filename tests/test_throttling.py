@@ -221,3 +221,19 @@ def test_the_window_slides_and_old_buckets_are_cleaned(
             assert session.scalar(select(func.count()).select_from(ThrottleBucket)) == 1
     finally:
         engine.dispose()
+
+
+def test_peek_counts_nothing_and_add_counts_without_checking(database_url: str) -> None:
+    engine = make_engine(database_url)
+    limit = Limit(2, 60)
+    now = utcnow().replace(second=0, microsecond=0)
+    try:
+        for _ in range(5):
+            assert throttle.peek(engine, "test", "office", limit, now).allowed
+        throttle.add(engine, "test", "office", limit, now)
+        assert throttle.peek(engine, "test", "office", limit, now).allowed
+        throttle.add(engine, "test", "office", limit, now + timedelta(seconds=30))
+        refused = throttle.peek(engine, "test", "office", limit, now + timedelta(seconds=30))
+        assert not refused.allowed and refused.retry_after == 30
+    finally:
+        engine.dispose()

@@ -56,31 +56,37 @@ def _hit(scope: str, subject: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One counted sign-in attempt; a successful one is taken back so it never locks anyone out."""
+    """A sign-in attempt let through; the caller says how it went.
+
+    The account's count is reserved before the password is checked, so concurrent guesses cannot
+    slip past its limit, and taken back on success. The address's count only grows on failure: an
+    office behind one address where everyone signs in at nine is never refused for it.
+    """
 
     account: str
     address: str
-    buckets: dict[str, datetime | None]
+    account_bucket: datetime | None
 
     def succeeded(self) -> None:
-        engine = bookkeeping.engine()
-        for scope, subject in ((SIGNIN_ACCOUNT, self.account), (SIGNIN_ADDRESS, self.address)):
-            bucket = self.buckets.get(scope)
-            if bucket is not None:
-                throttle.release(engine, scope, subject, bucket)
+        if self.account_bucket is not None:
+            throttle.release(bookkeeping.engine(), SIGNIN_ACCOUNT, self.account, self.account_bucket)
+
+    def failed(self) -> None:
+        chosen = limit(SIGNIN_ADDRESS)
+        if chosen is not None:
+            throttle.add(bookkeeping.engine(), SIGNIN_ADDRESS, self.address, chosen)
 
 
 def signin_attempt(email: str) -> Attempt:
-    """Count a password or code attempt against the account and the address, or raise Throttled."""
+    """Let a password or code attempt through (counted against the account), or raise Throttled."""
     account = email.strip().lower()
     address = request.remote_addr or ""
-    buckets: dict[str, datetime | None] = {SIGNIN_ACCOUNT: _hit(SIGNIN_ACCOUNT, account)}
-    try:
-        buckets[SIGNIN_ADDRESS] = _hit(SIGNIN_ADDRESS, address)
-    except Throttled:
-        Attempt(account, address, buckets).succeeded()  # the account's count stays as it was
-        raise
-    return Attempt(account, address, buckets)
+    by_address = limit(SIGNIN_ADDRESS)
+    if by_address is not None:
+        verdict = throttle.peek(bookkeeping.engine(), SIGNIN_ADDRESS, address, by_address)
+        if not verdict.allowed:
+            raise Throttled(verdict.retry_after)
+    return Attempt(account, address, _hit(SIGNIN_ACCOUNT, account))
 
 
 def _throttle_request() -> ResponseReturnValue | None:

@@ -56,6 +56,7 @@ def _check_current_code(form: CodeForm) -> ResponseReturnValue | None:
         return response
     if not second_factor.check_code(db_session(), current_user, form.code.data or ""):
         db_session().rollback()
+        attempt.failed()
         form.code.errors.append(_("That code is not right. Use the current code from your app."))
         return _page(form, 422)
     db_session().commit()  # first: on SQLite the throttle's own transaction must not wait for this one

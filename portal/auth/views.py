@@ -79,6 +79,7 @@ def login() -> ResponseReturnValue:
         if user is None:
             form.password.errors.append(_("E-mail or password is wrong."))
             dbs.rollback()
+            attempt.failed()
             return render_template("auth/login.html", form=form), 401
         attempt.succeeded()
         if user.locale is None and session.get("locale"):
@@ -132,6 +133,7 @@ def login_code() -> ResponseReturnValue:
             "recovery_code" if second_factor.use_recovery_code(dbs, user, code) else "")
         if not how:
             dbs.rollback()
+            attempt.failed()
             form.code.errors.append(_("That code is not right. Use the current code from your app."))
             return render_template("auth/login_code.html", form=form), 401
         dbs.commit()  # first: on SQLite the throttle's own transaction must not wait for this one
@@ -207,9 +209,11 @@ def change_password() -> ResponseReturnValue:
             users.change_password(dbs, current_user, form.current.data or "", form.new.data or "")
         except users.WrongPasswordError:
             dbs.rollback()
+            attempt.failed()
             form.current.errors.append(_("The current password is wrong."))
         except users.UserError:
             dbs.rollback()
+            attempt.succeeded()  # the password was right
             form.new.errors.append(_("Choose a password different from the current one."))
         else:
             dbs.commit()  # first: on SQLite the throttle's own transaction must not wait for this one

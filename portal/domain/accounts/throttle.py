@@ -4,7 +4,9 @@ Each counted request adds one to the bucket of the current slice of time (an ups
 workers never lose a hit) and sums the buckets of the window in the same transaction; a request over the
 limit is taken back out again, so refused requests never extend a lockout and `Retry-After` is exact to
 one bucket. The row lock on the current bucket (PostgreSQL) or the database write lock (SQLite) makes
-the check strict: N concurrent attempts against a limit of L let exactly L through.
+the check strict: N concurrent attempts against a limit of L let exactly L through. Counts that only
+failures add to (`peek` first, `add` after a failure) are exact for one client at a time and may be
+passed by as many requests as run at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -105,7 +108,6 @@ def hit(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime | 
     key = subject_key(subject)
     current = _bucket_start(limit, now)
     window = timedelta(seconds=limit.bucket_seconds * limit.buckets)
-    first = current - timedelta(seconds=limit.bucket_seconds * (limit.buckets - 1))
     mine = (ThrottleBucket.scope == scope, ThrottleBucket.key == key)
     with engine.begin() as conn:
         conn.execute(_upsert(engine, {
@@ -113,7 +115,7 @@ def hit(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime | 
         }))
         rows = conn.execute(
             select(ThrottleBucket.bucket_start, ThrottleBucket.hits)
-            .where(*mine, ThrottleBucket.bucket_start >= first)
+            .where(*_window(scope, subject, limit, now))
             .order_by(ThrottleBucket.bucket_start)
         ).all()
         total = sum(hits for _start, hits in rows)
@@ -127,6 +129,42 @@ def hit(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime | 
         )
     counted = [(start, hits - 1 if start == current else hits) for start, hits in rows]
     return Verdict(False, _retry_after(counted, total - 1, limit, window, now), current)
+
+
+def _window(scope: str, subject: str, limit: Limit, now: datetime) -> tuple[Any, ...]:
+    current = _bucket_start(limit, now)
+    first = current - timedelta(seconds=limit.bucket_seconds * (limit.buckets - 1))
+    return (ThrottleBucket.scope == scope, ThrottleBucket.key == subject_key(subject),
+            ThrottleBucket.bucket_start >= first)
+
+
+def peek(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime | None = None) -> Verdict:
+    """Whether one more request would fit, counting nothing (for counts that only failures add to)."""
+    now = now or utcnow()
+    window = timedelta(seconds=limit.bucket_seconds * limit.buckets)
+    with engine.connect() as conn:
+        rows = [(start, hits) for start, hits in conn.execute(
+            select(ThrottleBucket.bucket_start, ThrottleBucket.hits)
+            .where(*_window(scope, subject, limit, now))
+            .order_by(ThrottleBucket.bucket_start)
+        ).all()]
+    total = sum(hits for _start, hits in rows)
+    current = _bucket_start(limit, now)
+    if total < limit.count:
+        return Verdict(True, 0, current)
+    return Verdict(False, _retry_after(rows, total, limit, window, now), current)
+
+
+def add(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime | None = None) -> None:
+    """Count one request without checking (a failure, after `peek` let the attempt in)."""
+    now = now or utcnow()
+    current = _bucket_start(limit, now)
+    window = timedelta(seconds=limit.bucket_seconds * limit.buckets)
+    with engine.begin() as conn:
+        conn.execute(_upsert(engine, {
+            "scope": scope, "key": subject_key(subject), "bucket_start": current, "hits": 1,
+            "expires_at": current + window,
+        }))
 
 
 def _retry_after(rows: list[tuple[datetime, int]], counted: int, limit: Limit, window: timedelta,
