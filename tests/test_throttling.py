@@ -143,6 +143,10 @@ def test_api_is_throttled_per_token_with_json_and_retry_after(
     assert error["code"] == "rate_limited" and "Too many requests with this token" in error["message"]
     assert error["details"]["retry_after"] == int(refused.headers["Retry-After"])
     assert client.get("/api/v1/cases", headers=bearer(quiet)).status_code == 200  # per token
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path in document["paths"].values():
+        for operation in path.values():
+            assert "Retry-After" in operation["responses"]["429"]["headers"]
     app.extensions["database"].engine.dispose()
 
 
