@@ -46,6 +46,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "THROTTLE_SIGNIN_ACCOUNT": os.environ.get("THROTTLE_SIGNIN_ACCOUNT", "10/15min"),
         "THROTTLE_SIGNIN_ADDRESS": os.environ.get("THROTTLE_SIGNIN_ADDRESS", "50/15min"),
         "THROTTLE_API_TOKEN": os.environ.get("THROTTLE_API_TOKEN", "600/min"),
+        "THROTTLE_API_FAILURES": os.environ.get("THROTTLE_API_FAILURES", "60/min"),
         "THROTTLE_WEBHOOK_SOURCE": os.environ.get("THROTTLE_WEBHOOK_SOURCE", "3000/min"),
         # Reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),

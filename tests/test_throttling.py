@@ -150,6 +150,21 @@ def test_api_is_throttled_per_token_with_json_and_retry_after(
     app.extensions["database"].engine.dispose()
 
 
+def test_an_address_guessing_api_tokens_is_refused(database_url: str, tmp_path: Path, db: Session) -> None:
+    app = make_test_app(database_url, tmp_path, THROTTLE_API_FAILURES="3/min")
+    guesser = app.test_client()
+    for guess in ("asd_wrong", "asd_wrong-again", ""):
+        assert guesser.get("/api/v1/cases", headers=bearer(guess)).status_code == 401
+    refused = guesser.get("/api/v1/cases", headers=bearer(make_token(db, Role.CS_AGENT)))
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert guesser.get("/api/v1/openapi.json").status_code == 200  # the public document stays open
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.80"
+    assert other.get("/api/v1/cases", headers=bearer(make_token(db, Role.CS_AGENT))).status_code == 200
+    app.extensions["database"].engine.dispose()
+
+
 @pytest.mark.parametrize("url", ["/webhooks/tiktok-shop", "/webhooks/aftership", "/webhooks/17track"])
 def test_webhooks_are_throttled_per_source(database_url: str, tmp_path: Path, url: str) -> None:
     app = make_test_app(database_url, tmp_path, THROTTLE_WEBHOOK_SOURCE="3/min")

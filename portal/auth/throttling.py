@@ -1,5 +1,6 @@
 """Throttles on sign-in (per account and per address), the JSON API (per token) and webhooks (per source).
 
+An address that keeps presenting missing or unknown API tokens is refused too (THROTTLE_API_FAILURES).
 Limits come from the configuration (THROTTLE_*); counts are kept in the database by
 portal.domain.accounts.throttle, so all workers and hosts share them. Refused requests get 429 with
 Retry-After: the sign-in page says how long to wait, the API answers its usual JSON error, webhooks JSON.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
+from portal.access import allowed_roles
 from portal.api.errors import ApiError
 from portal.auth import bookkeeping
 from portal.domain.accounts import throttle
@@ -21,11 +24,13 @@ from portal.domain.accounts import throttle
 SIGNIN_ACCOUNT = "signin_account"
 SIGNIN_ADDRESS = "signin_address"
 API_TOKEN = "api_token"
+API_FAILURES = "api_failures"
 WEBHOOK_SOURCE = "webhook_source"
 SETTINGS = {
     SIGNIN_ACCOUNT: "THROTTLE_SIGNIN_ACCOUNT",
     SIGNIN_ADDRESS: "THROTTLE_SIGNIN_ADDRESS",
     API_TOKEN: "THROTTLE_API_TOKEN",
+    API_FAILURES: "THROTTLE_API_FAILURES",
     WEBHOOK_SOURCE: "THROTTLE_WEBHOOK_SOURCE",
 }
 # Signed notifications from marketplaces and carriers, counted per endpoint and sending address.
@@ -89,6 +94,33 @@ def signin_attempt(email: str) -> Attempt:
     return Attempt(account, address, _hit(SIGNIN_ACCOUNT, account))
 
 
+def _refuse_token_guessing(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """An address that keeps sending missing or unknown tokens is refused before its next one is looked up.
+
+    Runs as an app-wide URL value preprocessor: those run before the API's own, which checks the token.
+    """
+    chosen = limit(API_FAILURES)
+    if chosen is None or endpoint is None or request.blueprint != "api" or allowed_roles(endpoint) is None:
+        return
+    verdict = throttle.peek(bookkeeping.engine(), API_FAILURES, request.remote_addr or "", chosen)
+    if not verdict.allowed:
+        raise ApiError(
+            429,
+            gettext("Too many requests without a valid token from this address. "
+                    "Try again in %(seconds)s seconds.", seconds=str(verdict.retry_after)),
+            code="rate_limited",
+            details={"retry_after": verdict.retry_after},
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+
+
+def _count_token_failures(response: Response) -> Response:
+    chosen = limit(API_FAILURES)
+    if chosen is not None and request.blueprint == "api" and response.status_code == 401:
+        throttle.add(bookkeeping.engine(), API_FAILURES, request.remote_addr or "", chosen)
+    return response
+
+
 def _throttle_request() -> ResponseReturnValue | None:
     endpoint = request.endpoint
     try:
@@ -120,3 +152,5 @@ def init_app(app: Flask) -> None:
         scope: throttle.parse_limit(str(app.config[setting])) for scope, setting in SETTINGS.items()
     }
     app.before_request(_throttle_request)
+    app.url_value_preprocessor(_refuse_token_guessing)
+    app.after_request(_count_token_failures)
