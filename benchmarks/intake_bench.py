@@ -132,6 +132,7 @@ def main() -> None:
             "TIKTOK_SHOP_APP_KEY": APP_KEY,
             "TIKTOK_SHOP_APP_SECRET": APP_SECRET,
             "TIKTOK_SHOP_API_URL": "",
+            "THROTTLE_WEBHOOK_SOURCE": "off",  # every client here is one loopback source
         }
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         web = subprocess.Popen(

@@ -13,21 +13,12 @@ from htmx_flask import Htmx
 
 from portal import access, errors, i18n, security, visible_text
 from portal.config import load_config
-from portal.db import Database, db_session
+from portal.db import Database
 from portal.domain.attachments import AttachmentStore
-from portal.domain.models import User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
-
-
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
-        return None
-    user = db_session().get(User, int(user_id))
-    return user if user is not None and user.active else None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -46,6 +37,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     visible_text.init_app(app)
     access.init_app(app)
+    from portal.auth import signin, throttling
+
+    signin.init_app(app, login_manager)  # sign-in state is a server-side session (user_sessions)
+    throttling.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 

@@ -62,6 +62,31 @@ def users_create(email: str, name: str, role: str, password: str) -> None:
     click.echo(f"Created {user.role.value} {user.email}.")
 
 
+@users_cli.command("sign-out")
+@click.argument("email")
+@click.option("--reset-second-factor", is_flag=True,
+              help="Also turn off two-step sign-in (for someone who lost phone and recovery codes).")
+def users_sign_out(email: str, reset_second_factor: bool) -> None:
+    """End every session of a user at once (and, if asked, reset their two-step sign-in)."""
+    from portal.domain.users import UserError, find_by_email, sign_out_everywhere
+    from portal.domain.users import reset_second_factor as reset
+
+    session = get_db().session()
+    try:
+        user = find_by_email(session, email)
+        ended = sign_out_everywhere(session, user, actor=None)
+        if reset_second_factor:
+            reset(session, user, actor=None)
+        session.commit()
+    except UserError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    finally:
+        session.close()
+    click.echo(f"Signed {user.email} out everywhere ({ended} sessions ended)"
+               + ("; two-step sign-in is reset." if reset_second_factor else "."))
+
+
 @demo_cli.command("seed")
 @click.option("--scale", default=1.0, show_default=True, help="Multiply the demo's size.")
 def demo_seed(scale: float) -> None:

@@ -28,15 +28,30 @@ def _flag(name: str, default: bool) -> bool:
 
 def load_config(instance_path: Path) -> dict[str, Any]:
     instance_path.mkdir(parents=True, exist_ok=True)
+    secure = _flag("SESSION_COOKIE_SECURE", False)
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(instance_path),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'aftersales.db'}",
         "ATTACHMENTS_DIR": os.environ.get("ATTACHMENTS_DIR") or str(instance_path / "attachments"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        # Sign-in state lives in the user_sessions table; the cookie only names a session there.
+        "SESSION_IDLE_HOURS": float(os.environ.get("SESSION_IDLE_HOURS", "12")),
+        "REMEMBER_DAYS": float(os.environ.get("REMEMBER_DAYS", "14")),
+        # Throttles, "COUNT/PERIOD" (10/15min, 600/min, 1000/day) or "off"; counted in the database.
+        "THROTTLE_SIGNIN_ACCOUNT": os.environ.get("THROTTLE_SIGNIN_ACCOUNT", "10/15min"),
+        "THROTTLE_SIGNIN_ADDRESS": os.environ.get("THROTTLE_SIGNIN_ADDRESS", "50/15min"),
+        "THROTTLE_API_TOKEN": os.environ.get("THROTTLE_API_TOKEN", "600/min"),
+        "THROTTLE_API_FAILURES": os.environ.get("THROTTLE_API_FAILURES", "60/min"),
+        "THROTTLE_WEBHOOK_SOURCE": os.environ.get("THROTTLE_WEBHOOK_SOURCE", "3000/min"),
+        # Reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # Strict-Transport-Security max-age, sent when cookies are Secure (HTTPS); 0 sends none.
+        "HSTS_SECONDS": int(os.environ.get("HSTS_SECONDS", "31536000")),
         # CSRF tokens live as long as the session: queue pages stay open all day.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],

@@ -38,6 +38,7 @@ from portal.domain.models import (
     PolicyVersion,
     Product,
     ReturnShipment,
+    User,
 )
 from portal.domain.types import utcnow
 
@@ -58,6 +59,13 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "auth.logout": EVERYONE,
     "auth.language": PUBLIC,
     "auth.settings": EVERYONE,
+    "auth.login_code": PUBLIC,
+    "auth.change_password": EVERYONE,
+    "auth.two_factor": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "auth.two_factor_start": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "auth.two_factor_confirm": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "auth.two_factor_off": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    "auth.two_factor_recovery_codes": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
     "cases.queue": EVERYONE,
     "cases.show": EVERYONE,
     "cases.act": STAFF,
@@ -94,6 +102,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "admin.users": frozenset({Role.ADMIN}),
     "admin.tokens": frozenset({Role.ADMIN}),
     "admin.revoke_token": frozenset({Role.ADMIN}),
+    "admin.user_action": frozenset({Role.ADMIN}),
     # The JSON API takes bearer tokens of these roles; sessions get 401 there (test_who_gets_in).
     "api.openapi": PUBLIC,
     "api.list_cases": EVERYONE,
@@ -137,7 +146,7 @@ SIGNED = {"intake.tiktok_shop", "carriers.aftership", "carriers.seventeentrack"}
 
 
 @pytest.fixture
-def sample_args(app: Flask, db: Session) -> dict[str, str]:
+def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, str]:
     """Real values for every URL parameter, so allowed requests reach the view."""
     shop, market = shop_with_market(db)
     case = make_case(db, market, number="AS-ACCESS")
@@ -223,6 +232,8 @@ def sample_args(app: Flask, db: Session) -> dict[str, str]:
         "batch_id": str(_import_batch(app, db, market)),
         "purpose": "refund_initiated",
         "language": "de",
+        "user_id": str(users[Role.CS_AGENT].id),
+        "action": "sign_out",
     }
 
 

@@ -41,6 +41,12 @@ def _errors(*statuses: int) -> dict[str, Any]:
     }
     responses = {str(code): _json("Error", described[code]) for code in statuses}
     responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    # Every operation that takes a token is throttled per token (THROTTLE_API_TOKEN).
+    responses["429"] = _json(
+        "Error",
+        "Too many requests with this token; `Retry-After` says in how many seconds to try again.",
+        {"Retry-After": {"schema": {"type": "integer"}}},
+    )
     return responses
 
 

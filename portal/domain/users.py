@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
+from portal.domain.accounts import second_factor, sessions
 from portal.domain.enums import Role
 from portal.domain.models import User
 
@@ -21,6 +22,10 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class UserError(ValueError):
+    pass
+
+
+class WrongPasswordError(UserError):
     pass
 
 
@@ -71,3 +76,58 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every session of the user ends with it."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise WrongPasswordError("the current password is wrong") from None
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if new == current:
+        raise UserError("the new password must differ from the current one")
+    user.password_hash = hash_password(new)
+    ended = sessions.revoke_all(session, user.id)
+    audit.record(session, "user.password_changed", "user", user.id, {"sessions_ended": ended}, actor=user)
+
+
+def set_active(session: Session, user: User, active: bool, actor: User) -> None:
+    """Deactivate (every session ends at once) or reactivate a user; nobody deactivates themselves."""
+    if user.id == actor.id and not active:
+        raise UserError("you cannot deactivate yourself")
+    if user.active == active:
+        return
+    user.active = active
+    details: dict[str, object] = {"email": user.email}
+    if not active:
+        details["sessions_ended"] = sessions.revoke_all(session, user.id)
+    audit.record(session, "user.deactivated" if not active else "user.reactivated", "user", user.id, details,
+                 actor=actor)
+
+
+def find_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise UserError(f"there is no user with e-mail {email.strip().lower()}")
+    return user
+
+
+def sign_out_everywhere(session: Session, user: User, actor: User | None) -> int:
+    """End every session of a user at once (a lost laptop, a shared password); how many were live.
+
+    `actor` None is the command line."""
+    ended = sessions.revoke_all(session, user.id)
+    audit.record(session, "user.signed_out_everywhere", "user", user.id,
+                 {"email": user.email, "sessions_ended": ended}, actor=actor,
+                 actor_label=None if actor else "cli")
+    return ended
+
+
+def reset_second_factor(session: Session, user: User, actor: User | None) -> None:
+    """Turn off someone's two-step sign-in (lost phone and codes); their sessions end with it."""
+    second_factor.turn_off(session, user)
+    sessions.revoke_all(session, user.id)
+    audit.record(session, "user.second_factor_reset", "user", user.id, {"email": user.email}, actor=actor,
+                 actor_label=None if actor else "cli")

@@ -33,6 +33,7 @@ from portal.domain.models.marketplace import (
 )
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
 from portal.domain.models.policy import Policy, PolicyVersion
+from portal.domain.models.sessions import RecoveryCode, ThrottleBucket, UserSession
 from portal.domain.models.system import SchedulerHeartbeat
 from portal.domain.models.users import User
 
@@ -75,14 +76,17 @@ __all__ = [
     "Policy",
     "PolicyVersion",
     "Product",
+    "RecoveryCode",
     "Refund",
     "ReturnAddress",
     "ReturnShipment",
     "SchedulerHeartbeat",
     "Shipment",
     "Shop",
+    "ThrottleBucket",
     "TrackingEvent",
     "TrackingStaleMark",
     "UnmatchedTrackingUpdate",
     "User",
+    "UserSession",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +23,11 @@ class User(CreatedAt, Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
+    # Second factor (TOTP): the secret is set at enrolment and counts once confirmed (enabled_at).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    # The time step of the last accepted code, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None]
 
     # Flask-Login's protocol, kept here so the model needs no Flask import.
     @property
