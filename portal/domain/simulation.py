@@ -38,6 +38,7 @@ from portal.domain.types import utcnow
 from rules.decision import Percent, actions_text
 
 CHANGED_CASES_KEPT = 1000
+DIMENSIONS = ("event", "market", "category", "reason")
 MAX_DAYS = 365
 _CENT = Decimal("0.01")
 _FULL_REFUNDS = frozenset({"refund_without_return", "refund", "pre_refund"})
@@ -97,6 +98,8 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
         .join(Market, Case.market_id == Market.id).join(Order, Case.order_id == Order.id)
         .join(Buyer, Case.buyer_id == Buyer.id).outerjoin(Campaign, Order.campaign_id == Campaign.id)
         .where(*where).order_by(Case.opened_at, Case.id)).all()
+    if not heads:
+        return []
 
     items: dict[int, list[tuple[Decimal, int, str, str, bool]]] = defaultdict(list)
     for case_id, quantity, price, sku, category, customized in connection.execute(
@@ -181,23 +184,31 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
     return out
 
 
+def _as_instant(value: Any) -> datetime:
+    """A driver's raw timestamp (text on SQLite, a datetime on PostgreSQL) as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def stored_decisions(session: Session, where: Iterable[ColumnElement[bool]]
                      ) -> list[tuple[CaseRow, str, dict[str, Any]]]:
     """Every automated decision on the cases matching `where` that kept its facts, oldest case first:
     (the case, the event, the facts it was decided on), in one query."""
+    # Value and time come raw from the driver and are converted once per case, not per row and column.
     rows = session.connection().execute(
-        select(Case.id, Case.number, Market.code, Case.currency, Case.value, _instant(Case.opened_at),
+        select(Case.id, Case.number, Market.code, Case.currency, _raw(Case.value), _raw(Case.opened_at),
                Decision.event, Decision.facts)
         .join(Case, Decision.case_id == Case.id).join(Market, Case.market_id == Market.id)
         .where(*where, Decision.automated.is_(True), Decision.facts.is_not(None))
-        .order_by(Case.opened_at, Case.id, Decision.id))
+        .order_by(Case.opened_at, Case.id, Decision.id)).all()
     decode = stored_facts.decode
     out = []
     case: CaseRow | None = None
     for case_id, number, market, currency, value, opened_at, event, facts in rows:
         if case is None or case.id != case_id:
-            opened = opened_at.replace(tzinfo=UTC) if opened_at.tzinfo is None else opened_at.astimezone(UTC)
-            case = CaseRow(case_id, number, market, currency, value, opened)
+            amount = value if isinstance(value, Decimal) else Decimal(str(value)).quantize(_CENT)
+            case = CaseRow(case_id, number, market, currency, amount, _as_instant(opened_at))
         out.append((case, event, decode(facts)))
     return out
 
@@ -266,9 +277,19 @@ def scope(session: Session, policy: Policy) -> tuple[list[int], PolicyVersion | 
     return markets, published_version(session, None)
 
 
-def _breakdown(cases: Counter[str], changed: Counter[str],
-               delta: dict[tuple[str, str], Decimal]) -> list[dict[str, Any]]:
-    """One row per market, category or reason: cases, changed decisions, money difference by currency."""
+def _breakdown(dim: int, cases_by: Counter[tuple[str, ...]], changed_by: Counter[tuple[str, ...]],
+               delta_by: dict[tuple[tuple[str, ...], str], Decimal]) -> list[dict[str, Any]]:
+    """One row per event, market, category or reason (position `dim` of the counted combinations):
+    decisions, changed decisions, money difference by currency."""
+    cases: Counter[str] = Counter()
+    changed: Counter[str] = Counter()
+    delta: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for keys, count in cases_by.items():
+        cases[keys[dim]] += count
+    for keys, count in changed_by.items():
+        changed[keys[dim]] += count
+    for (keys, currency), amount in delta_by.items():
+        delta[(keys[dim], currency)] += amount
     rows = [{"key": key, "cases": count, "changed": changed[key],
              "delta": {currency: str(amount) for (k, currency), amount in sorted(delta.items()) if k == key}}
             for key, count in cases.items()]
@@ -321,10 +342,10 @@ def simulate(session: Session, policy: Policy, draft: PolicyVersion, days: int, 
     money_before: dict[str, Decimal] = defaultdict(Decimal)
     money_after: dict[str, Decimal] = defaultdict(Decimal)
     transitions: Counter[tuple[str, str]] = Counter()
-    dimensions = ("event", "market", "category", "reason")
-    cases_by: dict[str, Counter[str]] = {dim: Counter() for dim in dimensions}
-    changed_by: dict[str, Counter[str]] = {dim: Counter() for dim in dimensions}
-    delta_by: dict[str, dict[tuple[str, str], Decimal]] = {dim: defaultdict(Decimal) for dim in dimensions}
+    # Counted once per combination of (event, market, category, reason), split by dimension at the end.
+    cases_by: Counter[tuple[str, ...]] = Counter()
+    changed_by: Counter[tuple[str, ...]] = Counter()
+    delta_by: dict[tuple[tuple[str, ...], str], Decimal] = defaultdict(Decimal)
     changed_cases: list[dict[str, Any]] = []
     changed = 0
     started = time.perf_counter()
@@ -342,14 +363,12 @@ def simulate(session: Session, policy: Policy, draft: PolicyVersion, days: int, 
         money_before[row.currency] += paid_before
         money_after[row.currency] += paid_after
         keys = (event, row.market, facts.get("category") or "—", facts.get("reason") or "—")
-        for dim, key in zip(dimensions, keys, strict=True):
-            cases_by[dim][key] += 1
+        cases_by[keys] += 1
         if old_actions == new.actions:
             continue
         changed += 1
-        for dim, key in zip(dimensions, keys, strict=True):
-            changed_by[dim][key] += 1
-            delta_by[dim][(key, row.currency)] += paid_after - paid_before
+        changed_by[keys] += 1
+        delta_by[(keys, row.currency)] += paid_after - paid_before
         before_text, after_text = actions_text(old_actions), actions_text(new.actions)
         transitions[(before_text, after_text)] += 1
         if len(changed_cases) < CHANGED_CASES_KEPT:
@@ -374,7 +393,7 @@ def simulate(session: Session, policy: Policy, draft: PolicyVersion, days: int, 
         "money_before": _money_map(money_before), "money_after": _money_map(money_after),
         "money_delta": _money_map({c: money_after[c] - money_before[c] for c in money_before}),
         "transitions": [{"before": b, "after": a, "count": n} for (b, a), n in transitions.most_common(50)],
-        "breakdown": {dim: _breakdown(cases_by[dim], changed_by[dim], delta_by[dim]) for dim in dimensions},
+        "breakdown": {dim: _breakdown(i, cases_by, changed_by, delta_by) for i, dim in enumerate(DIMENSIONS)},
         "changed_cases": changed_cases, "changed_cases_truncated": changed > len(changed_cases),
         "seconds": {"facts": round(facts_seconds, 3), "decide": round(decide_seconds, 3)},
     }
