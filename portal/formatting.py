@@ -14,14 +14,15 @@ from decimal import Decimal
 
 from babel import Locale
 from babel.dates import (
-    format_datetime as babel_datetime,
-)
-from babel.dates import (
+    TIMEDELTA_UNITS,
     format_timedelta,
     get_date_format,
     get_datetime_format,
     get_time_format,
     parse_pattern,
+)
+from babel.dates import (
+    format_datetime as babel_datetime,
 )
 from babel.numbers import format_currency
 from flask.globals import _cv_app
@@ -32,22 +33,32 @@ _NAMED = ("full", "long", "medium", "short")
 _FORMATTERS: dict[tuple[tuple[str | None, ...], tzinfo, str], Callable[[datetime], str]] = {}
 _MESSAGES: dict[tuple[tuple[str | None, ...], str], str] = {}
 _MAX_MESSAGES = 20_000
+_DURATIONS: dict[tuple[object, ...], str] = {}
+_THRESHOLD = 1.5
 _ENGLISH = Locale.parse("en")
 
 
-def viewer() -> tuple[Locale, tzinfo]:
-    """The request's locale and zone as Flask-Babel chose them (force_locale included).
-
-    Flask-Babel keeps both on its per-request namespace once chosen; reading them there skips the
-    proxies of get_locale() and get_timezone(), which choose and store them the first time.
-    """
+def _babel_state() -> object | None:
+    """Flask-Babel's per-request namespace, where it keeps the locale and zone once it has chosen them."""
     app_context = _cv_app.get(None)
-    if app_context is not None:
-        state = app_context.g.__dict__.get("_flask_babel")
-        if state is not None:
-            locale, zone = state.__dict__.get("babel_locale"), state.__dict__.get("babel_tzinfo")
-            if locale is not None and zone is not None:
-                return locale, zone
+    return None if app_context is None else app_context.g.__dict__.get("_flask_babel")
+
+
+def viewer_locale() -> Locale:
+    """The locale Flask-Babel chose for this request (force_locale included), without its proxies."""
+    state = _babel_state()
+    locale = state.__dict__.get("babel_locale") if state is not None else None
+    return locale if locale is not None else (get_locale() or _ENGLISH)
+
+
+def viewer() -> tuple[Locale, tzinfo]:
+    """The locale and the zone Flask-Babel chose for this request; reading them where it keeps them
+    skips the proxies of get_locale() and get_timezone(), which choose and keep them the first time."""
+    state = _babel_state()
+    if state is not None:
+        locale, zone = state.__dict__.get("babel_locale"), state.__dict__.get("babel_tzinfo")
+        if locale is not None and zone is not None:
+            return locale, zone
     return get_locale() or _ENGLISH, get_timezone() or UTC
 
 
@@ -101,19 +112,38 @@ def format_money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return "—"
     # The Locale object itself: given its name, Babel would parse it again for every amount.
-    return format_currency(amount, currency, locale=viewer()[0])
+    return format_currency(amount, currency, locale=viewer_locale())
 
 
 def duration(seconds: float) -> str:
-    """A span of time in the viewer's language, to the minute ("3 hours", "2 天")."""
-    return format_timedelta(
-        timedelta(seconds=seconds), granularity="minute", threshold=1.5, locale=viewer()[0]
-    )
+    """A span of time in the viewer's language, to the minute ("3 hours", "2 天").
+
+    Babel's words depend only on the unit it picks and the rounded count; that choice is made here
+    as Babel makes it, and Babel writes each (language, unit, count) once.
+    """
+    locale = viewer_locale()
+    magnitude = abs(seconds)
+    key: tuple[object, ...] = ()
+    for unit, size in TIMEDELTA_UNITS:
+        value = magnitude / size
+        if value >= _THRESHOLD or unit == "minute":
+            if unit == "minute" and value > 0:
+                value = max(1, value)
+            key = (locale_key(locale), unit, int(round(value)))
+            break
+    text = _DURATIONS.get(key)
+    if text is None:
+        text = format_timedelta(
+            timedelta(seconds=seconds), granularity="minute", threshold=_THRESHOLD, locale=locale
+        )
+        if len(_DURATIONS) < _MAX_MESSAGES:
+            _DURATIONS[key] = text
+    return text
 
 
 def gettext(message: str) -> str:
     """The message in the viewer's language; each (language, message) is looked up once."""
-    key = (locale_key(viewer()[0]), message)
+    key = (locale_key(viewer_locale()), message)
     text = _MESSAGES.get(key)
     if text is None:
         text = get_translations().ugettext(message)

@@ -67,7 +67,8 @@ def test_time_tags_and_money_and_durations_match_babel(viewer: tuple[str, str]) 
         for currency in ("USD", "JPY", "EUR", "GBP", "MYR", "VND"):
             expected = format_currency(Decimal(amount), currency, locale=lang)
             assert formatting.format_money(Decimal(amount), currency) == expected, (amount, currency)
-    for seconds in (0, 59, 90, 3599, 3600, 5400, 86399, 86400 * 3 + 7, -5000):
+    boundaries = (0, 0.4, 29.9, 30, 59, 89.9, 90, 3599, 3600, 5399, 5400, 86399, 86400 * 3 + 7, -5000)
+    for seconds in (*boundaries, *range(-200_000, 40_000_000, 9_973)):
         span = timedelta(seconds=seconds)
         expected = format_timedelta(span, granularity="minute", threshold=1.5, locale=lang)
         assert formatting.duration(seconds) == expected, seconds
@@ -81,6 +82,15 @@ def test_messages_and_countdowns_match_the_templates(app: Flask, viewer: tuple[s
     for due in [None, datetime(9999, 12, 31, tzinfo=UTC), *(now + timedelta(seconds=s) for s in
                 (-90000, -61, -1, 0, 59, 3600, 6 * 3600 - 1, 6 * 3600, 86400 * 2 + 3600))]:
         assert formatting.countdown(due, now) == old.render(due=due, now=now), due
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_money_outside_a_request_follows_the_forced_language(app: Flask, lang: str) -> None:
+    # PDF exports format amounts in an app context of their own, with no request and no signed-in user.
+    with app.app_context(), flask_babel.force_locale(lang):
+        expected = format_currency(Decimal("12.5"), "EUR", locale=lang)
+        assert formatting.format_money(Decimal("12.5"), "EUR") == expected
+        assert formatting.duration(7200) == format_timedelta(timedelta(hours=2), threshold=1.5, locale=lang)
 
 
 def test_a_forced_language_is_followed(app: Flask) -> None:
