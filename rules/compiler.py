@@ -16,7 +16,20 @@ Run = Callable[[Mapping[str, Any], str], Decision]
 # (what the fast path read, how many rules to report as earlier) -> (earlier rules, parts of the next rule).
 Explain = Callable[[tuple[Any, ...], int], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
 
-MANUAL = (Action("manual_review"),)
+# Equal actions of every compiled policy are one object, so comparing two policies' decisions (as a
+# simulation does for each case) mostly takes Python's identity shortcut.
+_INTERNED: dict[str, Action] = {}
+_MAX_INTERNED = 100_000
+
+
+def _intern(action: Action) -> Action:
+    if len(_INTERNED) >= _MAX_INTERNED:
+        return action
+    # By repr: `coupon 5` and `coupon 5.0` are equal, yet each policy keeps the number as written.
+    return _INTERNED.setdefault(repr(action), action)
+
+
+MANUAL = (_intern(Action("manual_review")),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +61,7 @@ class CompiledSection:
 
 def action_of(call: n.ActionCall) -> Action:
     args: tuple[ArgValue, ...] = tuple(literal_value(a) for a in call.args)
-    return Action(call.name, args)
+    return _intern(Action(call.name, args))
 
 
 def _decision(gen: Generator, index: int, decided: int, actions: tuple[Action, ...], ref: RuleRef | None,
