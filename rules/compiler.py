@@ -75,8 +75,29 @@ def _decision(gen: Generator, index: int, decided: int, actions: tuple[Action, .
     )
 
 
-def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[str, ...]:
-    """Writes `_s<index>` (the fast path) and `_x<index>` (its explanation); returns the fields read.
+class LazyExplain:
+    """A section's explanation function, compiled the first time a decision of it is explained.
+
+    Most decisions are never explained, and the explanation code is the larger half of a policy.
+    """
+
+    def __init__(self, source: str, namespace: dict[str, Any], name: str) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.name = name
+        self.function: Explain | None = None
+
+    def __call__(self, ran: tuple[Any, ...], upto: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        if self.function is None:
+            # Two threads may both compile it; either result is the same function.
+            exec(compile(self.source, "<policy explanations>", "exec"), self.namespace)
+            self.function = self.namespace[self.name]
+        return self.function(ran, upto)
+
+
+def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[tuple[str, ...], str]:
+    """Writes `_s<index>` (the fast path) and returns the source of `_x<index>` (its explanation) and
+    the fields read.
 
     Both read the facts in the same order, so `_x` picks up from the tuple `_s` kept exactly the
     facts the fast path saw, and computes three-valued results only for the rules it reports.
@@ -130,14 +151,13 @@ def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[str,
     run.append("    " + _decision(gen, index, -1, *fallback, read) + "\n")
     explain.append("    return earlier, []\n")
     gen.lines.append("\n".join(run))
-    gen.lines.append("\n".join(explain))
-    return tuple(gen.slots)
+    return tuple(gen.slots), "\n".join(explain)
 
 
 def compile_sections(policy: n.Policy) -> dict[str, CompiledSection]:
     """One CompiledSection per event; the first section wins if the checker let a duplicate through."""
     gen = Generator()
-    fields = [_write_section(gen, i, section) for i, section in enumerate(policy.sections)]
+    written = [_write_section(gen, i, section) for i, section in enumerate(policy.sections)]
     code = compile("\n".join(gen.lines), "<policy>", "exec")
     namespace = dict(gen.namespace, _Decision=Decision, _explain=explain_decision)
     # Safe: the source holds only generated names and literals; every other value sits in the namespace.
@@ -162,8 +182,8 @@ def compile_sections(policy: n.Policy) -> dict[str, CompiledSection]:
             section.event.key,
             section.event.display,
             namespace[f"_s{s_index}"],
-            namespace[f"_x{s_index}"],
-            fields[s_index],
+            LazyExplain(written[s_index][1], namespace, f"_x{s_index}"),
+            written[s_index][0],
             rules,
             otherwise,
         )
