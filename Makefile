@@ -71,6 +71,7 @@ lint: install-test
 	$(BIN)/ruff check portal rules tests migrations benchmarks
 
 bench: install-test
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	for bench in benchmarks/*_bench.py; do $(BIN)/python $$bench || exit 1; done
 
 clean:

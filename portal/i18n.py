@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import Flask, current_app, request, session
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, get_locale, get_translations
 from flask_login import current_user
-from markupsafe import Markup, escape
 
+from portal import formatting
 from portal.domain.types import utcnow
+from portal.formatting import duration, format_dt, format_money, time_tag
 from portal.labels import label, purpose_label
+
+__all__ = ["duration", "format_dt", "format_money", "format_number", "in_zone", "init_app", "time_tag"]
 
 babel = Babel()
 
@@ -50,29 +52,6 @@ def timezone_choices() -> list[str]:
     return sorted(name for name in _timezones() if "/" in name and not name.startswith(("Etc/", "SystemV/")))
 
 
-def format_dt(value: datetime | None, fmt: str = "medium") -> str:
-    if value is None:
-        return "—"
-    return format_datetime(value, fmt)
-
-
-def format_money(amount: Decimal | None, currency: str) -> str:
-    if amount is None:
-        return "—"
-    from babel.numbers import format_currency
-
-    return format_currency(amount, currency, locale=str(get_locale()))
-
-
-def duration(seconds: float) -> str:
-    """A span of time in the viewer's language, to the minute ("3 hours", "2 天")."""
-    from babel.dates import format_timedelta
-
-    return format_timedelta(
-        timedelta(seconds=seconds), granularity="minute", threshold=1.5, locale=str(get_locale())
-    )
-
-
 def format_number(value: float | int | None) -> str:
     """A count in the viewer's locale (1,234 / 1,234)."""
     if value is None:
@@ -86,15 +65,17 @@ def in_zone(value: datetime, zone: str) -> datetime:
     return value.astimezone(ZoneInfo(zone))
 
 
-def time_tag(value: datetime | None, fmt: str = "medium") -> Markup:
-    """A <time> element whose text is in the viewer's zone and whose attribute is exact UTC."""
-    if value is None:
-        return Markup("—")
-    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), escape(format_dt(value, fmt)))
-
-
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    # Flask-Babel's callables, except that `_()` remembers each message per language (portal.formatting).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=formatting.gettext,
+        ngettext=lambda s, p, n: get_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+    )
+    app.jinja_env.globals["countdown_html"] = formatting.countdown
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["time"] = time_tag
     app.jinja_env.filters["label"] = label

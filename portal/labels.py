@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from portal.domain.deadline_rules import RULES
+from portal.formatting import locale_key, viewer_locale
 
 LABELS = {
     # roles
@@ -145,7 +145,7 @@ PURPOSE_LABELS = {
     "tracking_stale": _l("Parcel not moving"),
     "reply": _l("Reply"),
 }
-_translated: dict[tuple[str, str], str] = {}
+_translated: dict[tuple[object, str, str], str] = {}
 
 
 def purpose_label(name: str | None) -> str:
@@ -162,7 +162,7 @@ def label(value: object) -> str:
     if found is None:
         return key
     # Queue pages ask for the same few names hundreds of times; translate each once per language.
-    cache_key = (str(get_locale()), f"{kind}:{key}")
+    cache_key = (locale_key(viewer_locale()), kind, key)
     text = _translated.get(cache_key)
     if text is None:
         text = _translated[cache_key] = str(found)

@@ -1,4 +1,4 @@
-"""Compiles a checked policy into one plain Python function per section, built once with compile()."""
+"""Compiles a checked policy into two plain Python functions per section, built once with compile()."""
 
 from __future__ import annotations
 
@@ -7,19 +7,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import nodes as n
-from . import runtime
-from .decision import Action, ArgValue, Duration, Percent, RuleRef
-from .vocabulary import FIELDS
+from .codegen import Generator, fields_of, literal_value, parts_of
+from .decision import Action, ArgValue, Decision, RuleRef
+from .explain import explain as explain_decision
 
-Condition = Callable[[Mapping[str, Any]], bool | None]
+# Decides for (facts, event); the decision's explanation is built later from what it read.
+Run = Callable[[Mapping[str, Any], str], Decision]
+# (what the fast path read, how many rules to report as earlier) -> (earlier rules, parts of the next rule).
+Explain = Callable[[tuple[Any, ...], int], tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+# Equal actions of every compiled policy are one object, so comparing two policies' decisions (as a
+# simulation does for each case) mostly takes Python's identity shortcut.
+_INTERNED: dict[str, Action] = {}
+_MAX_INTERNED = 100_000
+
+
+def _intern(action: Action) -> Action:
+    if len(_INTERNED) >= _MAX_INTERNED:
+        return action
+    # By repr: `coupon 5` and `coupon 5.0` are equal, yet each policy keeps the number as written.
+    return _INTERNED.setdefault(repr(action), action)
+
+
+MANUAL = (_intern(Action("manual_review")),)
 
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One `and`-part of a rule, kept for explanations."""
+    """One `and`-part of a rule, as explanations show it."""
 
     text: str
-    test: Condition
     fields: tuple[str, ...]
 
 
@@ -34,173 +51,126 @@ class CompiledRule:
 class CompiledSection:
     key: str
     display: str
-    # Index of the first rule whose condition is true, or -1.
-    run: Callable[[Mapping[str, Any]], int]
+    run: Run
+    explain: Explain
+    # The facts `run` reads, in the order it reads them: each once, just before the first rule using it.
+    fields: tuple[str, ...]
     rules: tuple[CompiledRule, ...]
     otherwise: CompiledRule | None
 
 
-def literal_value(expr: n.Expr) -> Any:
-    match expr:
-        case n.NumberLit(value=v) | n.TextLit(value=v) | n.BoolLit(value=v):
-            return v
-        case n.PercentLit(value=v):
-            return Percent(v)
-        case n.DurationLit(seconds=s):
-            return Duration(s)
-        case n.ListLit(items=items):
-            return [literal_value(i) for i in items]
-    raise TypeError(f"not a fixed value: {type(expr).__name__}")
-
-
 def action_of(call: n.ActionCall) -> Action:
     args: tuple[ArgValue, ...] = tuple(literal_value(a) for a in call.args)
-    return Action(call.name, args)
+    return _intern(Action(call.name, args))
 
 
-def fields_of(expr: n.Expr) -> tuple[str, ...]:
-    """The fields an expression reads, in the order they are written."""
-    found: dict[str, None] = {}
-    stack: list[Any] = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, n.Field):
-            found[node.name] = None
-        elif isinstance(node, n.Presence):
-            found[node.field.name] = None
-        elif isinstance(node, n.And | n.Or):
-            stack.extend(reversed(node.parts))
-        elif isinstance(node, n.Arith | n.Compare):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, n.Not | n.Neg):
-            stack.append(node.operand)
-    return tuple(found)
+def _decision(gen: Generator, index: int, decided: int, actions: tuple[Action, ...], ref: RuleRef | None,
+              read: list[str]) -> str:
+    """The statement returning the Decision; its explanation gets the section and the raw facts read."""
+    listed = ", ".join(gen.constant(a) for a in actions)
+    known = "".join(f", {r}" for r in read)
+    return (
+        f"return _Decision(event, [{listed}], {gen.constant(ref)}, _explain, "
+        f"(_section{index}, ({decided}{known or ','}), event))"
+    )
 
 
-def _parts(expr: n.Expr) -> tuple[n.Expr, ...]:
-    return expr.parts if isinstance(expr, n.And) else (expr,)
+class LazyExplain:
+    """A section's explanation function, compiled the first time a decision of it is explained.
+
+    Most decisions are never explained, and the explanation code is the larger half of a policy.
+    """
+
+    def __init__(self, source: str, namespace: dict[str, Any], name: str) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.name = name
+        self.function: Explain | None = None
+
+    def __call__(self, ran: tuple[Any, ...], upto: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        if self.function is None:
+            # Two threads may both compile it; either result is the same function.
+            exec(compile(self.source, "<policy explanations>", "exec"), self.namespace)
+            self.function = self.namespace[self.name]
+        return self.function(ran, upto)
 
 
-class _Generator:
-    """Writes Python source; every value from the policy goes into the namespace, never into the text."""
+def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[tuple[str, ...], str]:
+    """Writes `_s<index>` (the fast path) and returns the source of `_x<index>` (its explanation) and
+    the fields read.
 
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {
-            "_add": runtime.add,
-            "_sub": runtime.sub,
-            "_mul": runtime.mul,
-            "_div": runtime.div,
-            "_neg": runtime.neg,
-            "_contains": runtime.contains,
-        }
-        self.lines: list[str] = []
-        self._constants: dict[Any, str] = {}
-        self._getters: dict[str, str] = {}
-        self._temp = 0
+    Both read the facts in the same order, so `_x` picks up from the tuple `_s` kept exactly the
+    facts the fast path saw, and computes three-valued results only for the rules it reports.
+    """
+    gen.slots = {}
+    gen.parents = {}
+    run = [f"def _s{index}(f, event):"]
+    explain = [f"def _x{index}(ran, upto):", "    earlier = []"]
+    read: list[str] = []
+    for r_index, rule in enumerate(section.rules):
+        for field in fields_of(rule.condition):
+            if field in gen.slots:
+                continue
+            gen.slots[field] = slot = len(gen.slots)
+            run.extend(gen.fetch(field, "    "))
+            run.append(gen.convert(field, "    "))
+            explain.append(f"    r{slot} = ran[{slot + 1}]")
+            explain.append(gen.convert(field, "    "))
+            explain.append(f"    d{slot} = None")
+            read.append(f"r{slot}")
+        actions = tuple(action_of(a) for a in rule.actions)
+        run.append(f"    if {gen.holds(rule.condition, True)}:")
+        run.append("        " + _decision(gen, index, r_index, actions, RuleRef(rule.line, rule.name), read))
 
-    def constant(self, value: Any) -> str:
-        if value is True or value is False or value is None:
-            return repr(value)
-        marker = (type(value).__name__, value)
-        if marker not in self._constants:
-            name = f"_c{len(self._constants)}"
-            self._constants[marker] = name
-            self.namespace[name] = value
-        return self._constants[marker]
-
-    def getter(self, path: str) -> str:
-        if path not in self._getters:
-            name = f"_g{len(self._getters)}"
-            self._getters[path] = name
-            self.namespace[name] = runtime.make_getter(path, FIELDS[path].type)
-        return self._getters[path] + "(f)"
-
-    def temp(self) -> str:
-        self._temp += 1
-        return f"_t{self._temp}"
-
-    def expr(self, e: n.Expr) -> str:
-        match e:
-            case n.NumberLit(value=v) | n.TextLit(value=v) | n.BoolLit(value=v):
-                return self.constant(v)
-            case n.ListLit():
-                return self.constant(frozenset(literal_value(e)))
-            case n.Field(name=name):
-                return self.getter(name)
-            case n.Neg(operand=o):
-                return f"_neg({self.expr(o)})"
-            case n.Arith(op=op, left=left, right=right):
-                helper = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}[op]
-                return f"{helper}({self.expr(left)}, {self.expr(right)})"
-            case n.Compare(op="contains", left=left, right=right):
-                return f"_contains({self.expr(left)}, {self.expr(right)})"
-            case n.Compare(op=op, left=left, right=right):
-                return self.compare(op, left, right)
-            case n.Presence(field=f, present=p):
-                return f"({self.getter(f.name)} is {'not ' if p else ''}None)"
-            case n.Not(operand=o):
-                t = self.temp()
-                return f"(None if ({t} := {self.expr(o)}) is None else not {t})"
-            case n.And(parts=parts) | n.Or(parts=parts):
-                # Kleene logic, flat so long chains don't nest: one decisive part settles it,
-                # otherwise any unknown part makes the whole unknown.
-                decisive = "False" if isinstance(e, n.And) else "True"
-                names = [self.temp() for _ in parts]
-                settle = " or ".join(
-                    f"({t} := {self.expr(p)}) is {decisive}" for t, p in zip(names, parts, strict=True)
-                )
-                unknown = " or ".join(f"{t} is None" for t in names)
-                other = "True" if decisive == "False" else "False"
-                return f"({decisive} if ({settle}) else (None if ({unknown}) else {other}))"
-        raise TypeError(
-            f"cannot compile {type(e).__name__}"
-        )  # pragma: no cover - the checker rejects it first
-
-    def compare(self, op: str, left: n.Expr, right: n.Expr) -> str:
-        a = self.temp()
-        if isinstance(right, n.Literal):
-            return f"(None if ({a} := {self.expr(left)}) is None else {a} {op} {self.expr(right)})"
-        b = self.temp()
-        return (
-            f"(None if ({a} := {self.expr(left)}) is None or ({b} := {self.expr(right)}) is None "
-            f"else {a} {op} {b})"
+        parts = parts_of(rule.condition)
+        results = [gen.temp() for _ in parts]
+        shown = []
+        for result, part in zip(results, parts, strict=True):
+            explain.append(f"    {result} = {gen.tri(part)}")
+            values = ", ".join(gen.describe(f) for f in fields_of(part))
+            text = gen.constant(n.unparse(part))
+            word = f"'true' if {result} is True else 'false' if {result} is False else 'unknown'"
+            shown.append(f"{{'text': {text}, 'result': {word}, 'values': [{values}]}}")
+        explain.append(f"    if upto == {r_index}:")
+        explain.append(f"        return earlier, [{', '.join(shown)}]")
+        # An earlier rule is false when one part is false, otherwise unknown; it shows its first part
+        # that is not true.
+        overall = " or ".join(f"{r} is False" for r in results)
+        first = shown[0]
+        for result, text in reversed(list(zip(results, shown, strict=True))):
+            first = f"{text} if {result} is not True else {first}"
+        explain.append(
+            f"    earlier.append({{'line': {rule.line}, 'name': {gen.constant(rule.name)}, "
+            f"'result': 'false' if {overall} else 'unknown', 'part': {first}}})"
         )
-
-    def function(self, name: str, body: str) -> str:
-        self.lines.append(f"def {name}(f):\n    return {body}\n")
-        return name
+    last = section.elses[-1] if section.elses else None
+    if last is not None:
+        fallback = tuple(action_of(a) for a in last.actions), RuleRef(last.line, None)
+    else:
+        fallback = MANUAL, None
+    run.append("    " + _decision(gen, index, -1, *fallback, read) + "\n")
+    explain.append("    return earlier, []\n")
+    gen.lines.append("\n".join(run))
+    return tuple(gen.slots), "\n".join(explain)
 
 
 def compile_sections(policy: n.Policy) -> dict[str, CompiledSection]:
     """One CompiledSection per event; the first section wins if the checker let a duplicate through."""
-    gen = _Generator()
-    plans: list[tuple[n.Section, list[tuple[str, list[tuple[str, str, n.Expr]]]]]] = []
-    for s_index, section in enumerate(policy.sections):
-        rule_plans = []
-        body = [f"def _s{s_index}(f):"]
-        for r_index, rule in enumerate(section.rules):
-            body.append(f"    if {gen.expr(rule.condition)} is True:\n        return {r_index}")
-            parts = []
-            for p_index, part in enumerate(_parts(rule.condition)):
-                name = gen.function(f"_p{s_index}_{r_index}_{p_index}", gen.expr(part))
-                parts.append((name, n.unparse(part), part))
-            rule_plans.append((f"_s{s_index}", parts))
-        body.append("    return -1\n")
-        gen.lines.append("\n".join(body))
-        plans.append((section, rule_plans))
+    gen = Generator()
+    written = [_write_section(gen, i, section) for i, section in enumerate(policy.sections)]
     code = compile("\n".join(gen.lines), "<policy>", "exec")
-    namespace = dict(gen.namespace)
-    # Safe: the source holds only generated names; every value from the policy sits in the namespace.
+    namespace = dict(gen.namespace, _Decision=Decision, _explain=explain_decision)
+    # Safe: the source holds only generated names and literals; every other value sits in the namespace.
     exec(code, namespace)
     result: dict[str, CompiledSection] = {}
-    for s_index, (section, rule_plans) in enumerate(plans):
+    for s_index, section in enumerate(policy.sections):
         rules = tuple(
             CompiledRule(
                 RuleRef(rule.line, rule.name),
                 tuple(action_of(a) for a in rule.actions),
-                tuple(Part(text, namespace[fn], fields_of(expr)) for fn, text, expr in parts),
+                tuple(Part(n.unparse(p), fields_of(p)) for p in parts_of(rule.condition)),
             )
-            for rule, (_, parts) in zip(section.rules, rule_plans, strict=True)
+            for rule in section.rules
         )
         last = section.elses[-1] if section.elses else None
         otherwise = (
@@ -208,14 +178,16 @@ def compile_sections(policy: n.Policy) -> dict[str, CompiledSection]:
             if last
             else None
         )
-        result.setdefault(
+        compiled = CompiledSection(
             section.event.key,
-            CompiledSection(
-                section.event.key,
-                section.event.display,
-                namespace[f"_s{s_index}"],
-                rules,
-                otherwise,
-            ),
+            section.event.display,
+            namespace[f"_s{s_index}"],
+            LazyExplain(written[s_index][1], namespace, f"_x{s_index}"),
+            written[s_index][0],
+            rules,
+            otherwise,
         )
+        # The decisions of this section explain themselves through it.
+        namespace[f"_section{s_index}"] = compiled
+        result.setdefault(section.event.key, compiled)
     return result

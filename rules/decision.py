@@ -37,6 +37,9 @@ def json_number(value: int | Decimal) -> int | float:
 
 def json_value(value: Any) -> Any:
     """A fact or argument as JSON: Decimal becomes a number, percentages and durations objects."""
+    if type(value) is Decimal:
+        # The common case first: money read from the database.
+        return json_number(value) if value.is_finite() else str(value)
     if isinstance(value, Percent | Duration):
         return value.to_json()
     if isinstance(value, Decimal):
@@ -112,22 +115,29 @@ class RuleRef:
 class Decision:
     """The outcome of decide(); the explanation is worked out only when first asked for."""
 
-    __slots__ = ("event", "actions", "rule", "_explain", "_explanation")
+    __slots__ = ("event", "actions", "rule", "_explain", "_args", "_explanation")
 
     def __init__(
-        self, event: str, actions: list[Action], rule: RuleRef | None, explain: Callable[[], dict[str, Any]]
+        self,
+        event: str,
+        actions: list[Action],
+        rule: RuleRef | None,
+        explain: Callable[..., dict[str, Any]],
+        args: tuple[Any, ...] = (),
     ) -> None:
+        """`explain(*args)` builds the explanation; deciding passes what it knows as `args`."""
         self.event = event
         self.actions = actions
         self.rule = rule
         self._explain = explain
+        self._args = args
         self._explanation: dict[str, Any] | None = None
 
     @property
     def explanation(self) -> dict[str, Any]:
         """Each part of the deciding rule with values and results; why earlier rules did not apply."""
         if self._explanation is None:
-            self._explanation = self._explain()
+            self._explanation = self._explain(*self._args)
         return self._explanation
 
     def to_dict(self, explanation: bool = True) -> dict[str, Any]:

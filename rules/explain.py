@@ -5,38 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import runtime
-from .compiler import CompiledRule, CompiledSection
-from .decision import actions_text, json_value
-from .vocabulary import FIELDS
+from .decision import actions_text
 
 if TYPE_CHECKING:
+    from .compiler import CompiledSection
     from .decision import Decision
 
-_RESULT = {True: "true", False: "false", None: "unknown"}
 
-
-def _part(facts: Mapping[str, Any], part: Any) -> dict[str, Any]:
-    values = []
-    for name in part.fields:
-        value, status = runtime.describe(facts, name, FIELDS[name].type)
-        values.append({"field": name, "value": json_value(value), "status": status})
-    return {"text": part.text, "result": _RESULT[part.test(facts)], "values": values}
-
-
-def _earlier(facts: Mapping[str, Any], rule: CompiledRule) -> dict[str, Any]:
-    """An earlier rule that did not apply: its overall result and the first part that was not true."""
-    results = [_part(facts, p) for p in rule.parts]
-    outcomes = {r["result"] for r in results}
-    overall = "false" if "false" in outcomes else "unknown"
-    first = next((r for r in results if r["result"] != "true"), results[0])
-    return {"line": rule.ref.line, "name": rule.ref.name, "result": overall, "part": first}
-
-
-def explain(
-    section: CompiledSection | None, facts: Mapping[str, Any], decided: int, event: str
-) -> dict[str, Any]:
-    """`decided` is the index of the deciding rule, len(rules) for `else`, -1 for no match."""
+def explain(section: CompiledSection | None, ran: tuple[Any, ...], event: str) -> dict[str, Any]:
+    """`ran` is what the section's fast path returned: the deciding index (-1: none), then the facts read."""
     if section is None:
         return {
             "section": None,
@@ -46,20 +23,20 @@ def explain(
             "earlier": [],
             "event": event,
         }
+    decided = ran[0]
     rules = section.rules
-    stop = decided if 0 <= decided < len(rules) else len(rules)
-    earlier = [_earlier(facts, r) for r in rules[:stop]]
-    if 0 <= decided < len(rules):
+    earlier, parts = section.explain(ran, decided if decided >= 0 else len(rules))
+    if decided >= 0:
         rule = rules[decided]
         return {
             "section": section.display,
             "outcome": "rule",
             "rule": rule.ref.to_dict(),
-            "parts": [_part(facts, p) for p in rule.parts],
+            "parts": parts,
             "earlier": earlier,
             "event": event,
         }
-    if decided == len(rules) and section.otherwise is not None:
+    if section.otherwise is not None:
         return {
             "section": section.display,
             "outcome": "else",

@@ -9,15 +9,15 @@ from typing import Any
 from . import nodes as n
 from .budget import UNBOUNDED, Budget, OutOfTime
 from .checker import check_policy
-from .compiler import CompiledSection, compile_sections
-from .decision import Action, Decision
+from .compiler import MANUAL, CompiledSection, compile_sections
+from .decision import Decision
 from .diagnostics import ERROR, WARNING, Diagnostic, PolicyError, Reporter
 from .explain import explain
 from .messages import render
 from .reader import read_policy
 from .vocabulary import DEFAULT_EVENT
 
-_MANUAL = (Action("manual_review"),)
+_EVENT_CACHE = 256
 
 
 def analyse(text: Any, budget: Budget = UNBOUNDED) -> tuple[n.Policy, Reporter]:
@@ -59,6 +59,8 @@ class CompiledPolicy:
         self.warnings = warnings
         self.source_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self._sections: dict[str, CompiledSection] = compile_sections(policy)
+        # The section for each event name as callers spell it, so decide() skips section_key().
+        self._by_event: dict[str, CompiledSection | None] = {}
         self.sections: tuple[str, ...] = tuple(self._sections)
         self.examples: tuple[n.Example, ...] = policy.examples
 
@@ -66,26 +68,17 @@ class CompiledPolicy:
         """The decision for a case with these facts; missing or odd facts never raise."""
         if facts is None:
             facts = {}
-        if not isinstance(facts, Mapping):
+        elif type(facts) is not dict and not isinstance(facts, Mapping):
             raise TypeError("facts must be a mapping (a dict of case facts)")
-        section = self._sections.get(section_key(event))
+        try:
+            section = self._by_event[event]
+        except KeyError:
+            section = self._sections.get(section_key(event))
+            if len(self._by_event) < _EVENT_CACHE:
+                self._by_event[event] = section
         if section is None:
-            return Decision(event, list(_MANUAL), None, lambda: explain(None, facts, -1, event))
-        index = section.run(facts)
-        if index >= 0:
-            rule = section.rules[index]
-            return Decision(
-                event, list(rule.actions), rule.ref, lambda: explain(section, facts, index, event)
-            )
-        if section.otherwise is not None:
-            other = section.otherwise
-            return Decision(
-                event,
-                list(other.actions),
-                other.ref,
-                lambda: explain(section, facts, len(section.rules), event),
-            )
-        return Decision(event, list(_MANUAL), None, lambda: explain(section, facts, -1, event))
+            return Decision(event, list(MANUAL), None, explain, (None, (-1,), event))
+        return section.run(facts, event)
 
     def __repr__(self) -> str:
         return f"CompiledPolicy(name={self.name!r}, sections={self.sections!r})"

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from .vocabulary import BOOLEAN, NUMBER, TEXT
 
 MISSING = "missing"
 WRONG_TYPE = "wrong type"
 PRESENT = "present"
-
-Getter = Callable[[Mapping[str, Any]], Any]
 
 
 def raw(facts: Mapping[str, Any], path: str) -> Any:
@@ -58,43 +54,23 @@ def as_bool(value: Any) -> bool | None:
     return value if value is True or value is False else None
 
 
-_CONVERT: dict[str, Callable[[Any], Any]] = {NUMBER: as_number, TEXT: as_text, BOOLEAN: as_bool}
-
-
-def make_getter(path: str, kind: str) -> Getter:
-    """A function reading one fact as `kind`, giving None when it is missing or of the wrong type."""
-    convert = _CONVERT[kind]
-    if "." not in path:
-
-        def get_plain(facts: Mapping[str, Any]) -> Any:
-            value = facts.get(path)
-            return None if value is None else convert(value)
-
-        return get_plain
-
-    def get_dotted(facts: Mapping[str, Any]) -> Any:
-        value = raw(facts, path)
-        return None if value is None else convert(value)
-
-    return get_dotted
-
-
-def describe(facts: Mapping[str, Any], path: str, kind: str) -> tuple[Any, str]:
-    """(the raw value, "present" / "missing" / "wrong type") for explanations."""
-    value = raw(facts, path)
-    if value is None:
-        return None, MISSING
-    if _CONVERT[kind](value) is None:
-        return value, WRONG_TYPE
-    return value, PRESENT
-
-
 def add(a: Any, b: Any) -> Any:
-    return None if a is None or b is None else a + b
+    if a is None or b is None:
+        return None
+    try:
+        return a + b
+    except ArithmeticError:
+        # A sum too large for Decimal is unknown, like a missing fact: deciding never fails on data.
+        return None
 
 
 def sub(a: Any, b: Any) -> Any:
-    return None if a is None or b is None else a - b
+    if a is None or b is None:
+        return None
+    try:
+        return a - b
+    except ArithmeticError:
+        return None
 
 
 def mul(a: Any, b: Any) -> Any:

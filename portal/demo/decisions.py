@@ -10,6 +10,7 @@ from typing import Any
 from portal.demo.case_ctx import Ctx
 from portal.demo.policies import version_in_force
 from portal.demo.world import World
+from portal.domain.backtest import stored_facts
 from portal.domain.conversations import templates
 from portal.domain.enums import CaseType, DeadlineKind
 from portal.domain.facts import case_facts
@@ -76,7 +77,8 @@ def decide_on_opening(world: World, c: Ctx) -> None:
     if found is None:
         return  # opened before any policy was published
     version, compiled = found
-    result = compiled.decide(case_facts(case, case.opened_at, world.rates), event="case_opened").to_dict()
+    facts = case_facts(case, case.opened_at, world.rates)
+    result = compiled.decide(facts, event="case_opened").to_dict()
     names = [action["name"] for action in result["actions"]]
     fits, index = _fits(c, names)
     if not fits:
@@ -87,7 +89,8 @@ def decide_on_opening(world: World, c: Ctx) -> None:
         explanation = {"parts": explanation}
     decision = Decision(id=world.new_id(Decision), case=case, event="case_opened",
                         policy_version_id=version.id, rule_line=rule.get("line"), rule_name=rule.get("name"),
-                        actions=_plain(result["actions"]), explanation=_plain(explanation), automated=True,
+                        actions=_plain(result["actions"]), explanation=_plain(explanation),
+                        facts=stored_facts.encode(facts), automated=True,
                         decided_at=c.t + timedelta(seconds=2))
     c.rows.append(decision)
     c.decision = decision

@@ -74,8 +74,8 @@ def handle_event(session: Session, case: Case, event: str, now: datetime | None 
     if case.on_hold:
         record(session, case, Actor.system("policy"), "automation_paused", {"event": event}, now=now)
         return None
-    decision, version = policy_engine.decide(session, case, event, now)
-    row = policy_engine.record_decision(session, case, event, decision, version, now)
+    decision, version, facts = policy_engine.decide_with_facts(session, case, event, now)
+    row = policy_engine.record_decision(session, case, event, decision, version, now, facts)
     actor = Actor.policy(version.number if version else None, row.rule_line, row.rule_name, row.id)
     record(
         session,

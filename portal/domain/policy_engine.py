@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
+from portal.domain.backtest import stored_facts
 from portal.domain.enums import PolicyStatus
 from portal.domain.facts import case_facts
 from portal.domain.models import Case, Decision, ExchangeRate, Policy, PolicyVersion
@@ -66,14 +68,26 @@ def decide(
     version: PolicyVersion | None = None,
 ) -> tuple[rules.Decision | None, PolicyVersion | None]:
     """What the policy decides for `event` on `case`; (None, None) when no policy is published."""
+    decision, version, _facts = decide_with_facts(session, case, event, now, version)
+    return decision, version
+
+
+def decide_with_facts(
+    session: Session,
+    case: Case,
+    event: str,
+    now: datetime | None = None,
+    version: PolicyVersion | None = None,
+) -> tuple[rules.Decision | None, PolicyVersion | None, dict[str, Any] | None]:
+    """`decide`, and the facts it decided on (None when no policy is published), to store with it."""
     version = version or published_version(session, case.market_id)
     if version is None:
-        return None, None
+        return None, None, None
     policy = compiled(version)
     if policy is None:
-        return None, None
+        return None, None, None
     facts = case_facts(case, now or utcnow(), usd_rates(session))
-    return policy.decide(facts, event), version
+    return policy.decide(facts, event), version, facts
 
 
 def has_section(session: Session, case: Case, event: str) -> bool:
@@ -90,8 +104,12 @@ def record_decision(
     decision: rules.Decision | None,
     version: PolicyVersion | None,
     now: datetime | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """Store what was decided, by which version and rule, and why; manual review when no policy exists."""
+    """Store what was decided, by which version and rule, and why; manual review when no policy exists.
+
+    With `facts`, the facts it was decided on are stored too, so that a simulation can replay it.
+    """
     if decision is None:
         actions: list[dict[str, Any]] = [{"name": "manual_review", "args": []}]
         explanation: dict[str, Any] = {"no_policy": True}
@@ -110,6 +128,7 @@ def record_decision(
         rule_name=rule_name,
         actions=actions,
         explanation=_jsonable(explanation),
+        facts=stored_facts.encode(facts) if facts is not None else None,
         automated=True,
         decided_at=now or utcnow(),
     )

@@ -324,6 +324,8 @@ class Decision(Base):
     rule_name: Mapped[str | None] = mapped_column(String(120))
     actions: Mapped[list[Any]] = mapped_column(JSON)
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The facts the policy decided on (backtest.stored_facts), so a simulation can replay the event.
+    facts: Mapped[str | None] = mapped_column(Text)
     automated: Mapped[bool] = mapped_column(default=True)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
