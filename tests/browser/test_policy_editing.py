@@ -91,7 +91,7 @@ def test_ops_manager_raises_the_threshold_and_publishes(
     page.get_by_role("button", name="Save and simulate").click()
     summary = page.locator("#simulation-summary")
     expect(summary).to_contain_text(f"{len(changed)} decisions change", timeout=20_000)
-    expect(summary).to_contain_text(f"out of {len(VALUES)} cases")
+    expect(summary).to_contain_text(f"out of {len(VALUES)} decisions on {len(VALUES)} cases")
     expect(page.locator("#simulation-money")).to_contain_text(f"${sum(changed):,.2f} more would go out")
     expect(page.locator("#simulation-transitions")).to_contain_text("refund_without_return")
     expect(page.locator("#simulation-cases tbody tr")).to_have_count(len(changed))
