@@ -61,7 +61,7 @@ def test_json_lines_carry_exceptions_and_the_current_id() -> None:
 
 
 def test_metrics_need_the_token(app: Flask, client: FlaskClient) -> None:
-    assert client.get("/metrics").status_code == 404  # no token configured: no metrics at all
+    assert client.get("/metrics").status_code == 401  # no token configured: no metrics at all
     app.config["METRICS_TOKEN"] = "s3cret-token"
     refused = client.get("/metrics")
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")

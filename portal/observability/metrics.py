@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -115,7 +115,7 @@ class DatabaseCollector(Collector):
 def _authorised() -> bool:
     token = current_app.config.get("METRICS_TOKEN", "")
     if not token:
-        abort(404)  # metrics are off until a token is configured
+        return False  # metrics are off until a token is configured
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
