@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.domain import audit, deadline_index
 from portal.domain.enums import DeadlineState
 from portal.domain.models import CaseEvent, Deadline, SchedulerHeartbeat
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
 from portal.supervision import Supervision
 
 # A deadline fired more than this after it was due is marked late (the scheduler was down or behind).
@@ -77,7 +77,7 @@ def _fire_one(session: Session, deadline_id: int, now: datetime, effect: Deadlin
     deadline = session.get(Deadline, deadline_id)
     if deadline is None:
         return False
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(Deadline)
         .where(Deadline.id == deadline_id, Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
         .values(
@@ -87,7 +87,7 @@ def _fire_one(session: Session, deadline_id: int, now: datetime, effect: Deadlin
             fired_late=(now - deadline.due_at) > LATE_AFTER,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if claimed != 1:
         return False  # someone else got there first, or it was cancelled meanwhile
     deadline_index.refresh(session, [deadline.case_id])
