@@ -6,8 +6,11 @@ exits while the launcher is not stopping is started again after a backoff (doubl
 killed scheduler never takes the web server down with it. Each start gets `portal.supervision`'s
 environment (a stable name, the restart count, how the previous run ended), which the scheduler writes
 into its heartbeat for the health page. Only a child with `give_up_after` set (the web server: a port
-that cannot be bound will not free itself) makes the launcher stop everything after that many quick
-failures in a row.
+that cannot be bound will not free itself) makes the launcher stop everything: when its first run
+fails at once, or after that many quick failures in a row.
+
+Another kind of process (a job worker, say) joins by adding a `Child` to `_commands`: it gets the same
+restarts, backoff, environment and shutdown (SIGTERM, then SIGKILL after `STOP_SECONDS`).
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ STOP_SECONDS = 10.0
 class Child:
     name: str
     command: list[str]
-    # Stop everything after this many failures in a row, each within STABLE_SECONDS of its start;
-    # None: keep restarting (with backoff) for as long as the launcher runs.
+    # Stop everything after this many failures in a row, each within STABLE_SECONDS of its start, or
+    # when its very first run fails that quickly (a port in use); None: keep restarting with backoff.
     give_up_after: int | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
@@ -97,10 +100,13 @@ class Supervisor:
             child.process = None
             child.last_exit_code, child.last_exit_at = code, utcnow()
             child.restarts += 1
-            child.quick_failures = child.quick_failures + 1 if now - child.started_at < STABLE_SECONDS else 0
-            if child.give_up_after is not None and child.quick_failures >= child.give_up_after:
-                self.say(f"The {child.name} process stopped {child.quick_failures} times in a row "
-                         f"(last exit code {code}); stopping the rest.")
+            quick = now - child.started_at < STABLE_SECONDS
+            child.quick_failures = child.quick_failures + 1 if quick else 0
+            first_run = child.restarts == 1
+            if child.give_up_after is not None and (child.quick_failures >= child.give_up_after
+                                                    or (first_run and quick)):
+                self.say(f"The {child.name} process stopped (exit code {code}) and does not stay up; "
+                         "stopping the rest.")
                 return code or 1
             delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** max(0, child.quick_failures - 1))
             child.start_at = now + delay

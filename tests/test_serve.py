@@ -4,6 +4,7 @@ dies without taking the web server down, and Ctrl-C stops both without a traceba
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -179,3 +180,30 @@ def test_stopping_a_scheduler_twice_prints_no_traceback(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert "Traceback" not in output and "SchedulerNotRunningError" not in output, output
     assert "stopped" in output
+
+
+def test_a_crashing_worker_or_scheduler_leaves_its_python_stacks_in_the_log(tmp_path: Path) -> None:
+    """faulthandler is on in production: a SIGSEGV in native code says where Python was."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    migrate.upgrade(url)
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    process = _serve(tmp_path, url, port)
+    try:
+        _wait(lambda: _get(f"http://127.0.0.1:{port}/login")[0] == 200, 40, "the portal answering", log)
+        scheduler = _wait(lambda: _heartbeat(url), 40, "a scheduler heartbeat", log)
+        assert isinstance(scheduler, tuple)
+        booted = re.search(r"Booting worker with pid: (\d+)", log.read_text())
+        assert booted, log.read_text()[-4000:]
+        for pid in (int(booted.group(1)), scheduler[0]):
+            os.kill(pid, signal.SIGSEGV)
+        _wait(lambda: log.read_text().count("Fatal Python error: Segmentation fault") >= 2, 40,
+              "two crash dumps", log)
+        # Both came back: gunicorn boots a new worker, the launcher a new scheduler.
+        _wait(lambda: _get(f"http://127.0.0.1:{port}/login")[0] == 200, 40, "the portal answering", log)
+        _wait(lambda: (_heartbeat(url) or (0, 0, None))[1] == 1, 40, "the scheduler restarted", log)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
+    output = log.read_text()
+    assert output.count("Current thread") + output.count("Thread 0x") >= 2, output[-4000:]
