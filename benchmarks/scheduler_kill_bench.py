@@ -6,9 +6,10 @@ Run by hand:  .venv/bin/python benchmarks/scheduler_kill_bench.py [--seconds 20]
 It migrates a throwaway SQLite database, starts `flask --app wsgi serve` (gunicorn with 2 workers and a
 scheduler under the launcher) on a free loopback port, and has several clients request the sign-in
 page, the health check and a signed-in agent's queue for about `--seconds`. Meanwhile it kills the
-scheduler with SIGKILL `--kills` times, evenly spread, each time waiting for a new one to beat. It prints the requests answered and failed
-(refused connections, errors, 5xx) before and after the first kill, how long the portal took to have
-a scheduler beating again, and the restarts the scheduler's heartbeat records. The target is 0 failed.
+scheduler with SIGKILL `--kills` times, evenly spread, each time waiting for a new one to beat. It
+prints the requests answered and failed (refused connections, errors, 5xx) before and after the first
+kill, how long the portal took to have a scheduler beating again, and the restarts the scheduler's
+heartbeat records. The target is 0 failed.
 """
 
 from __future__ import annotations
