@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -40,20 +40,21 @@ def observe_request(method: str, endpoint: str, status: int, seconds: float) -> 
 class DatabaseCollector(Collector):
     """Gauges read from the database when scraped."""
 
-    def __init__(self, session: Session, interval_seconds: float) -> None:
+    def __init__(self, session: Session, interval_seconds: float,
+                 queue_counts: Callable[[], list[tuple[str, int]]]) -> None:
         self.session = session
         self.interval_seconds = interval_seconds
+        self.queue_counts = queue_counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from portal.domain import deadlines
         from portal.domain.enums import MessageDirection, MessageStatus
         from portal.domain.models import Job, MarketplaceCommand, MarketplaceEvent, Message
-        from portal.domain.queue import queue_counts
         from portal.domain.types import utcnow
 
         session, now = self.session, utcnow()
         queues = GaugeMetricFamily("portal_queue_open_cases", "Open cases per queue", labels=["queue"])
-        for queue, count in queue_counts(session, None, now).queues:
+        for queue, count in self.queue_counts():
             queues.add_metric([str(queue)], count)
         yield queues
 
@@ -126,7 +127,10 @@ def metrics_view() -> Response:
     if not _authorised():
         return Response("A valid metrics token is required.\n", status=401, mimetype="text/plain",
                         headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    from portal.cache import app_cache
     from portal.db import db_session
+    from portal.domain.queue import queue_counts
+    from portal.domain.types import utcnow
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -135,7 +139,14 @@ def metrics_view() -> Response:
     else:
         process_metrics = generate_latest(REGISTRY)
     database = CollectorRegistry()
-    database.register(DatabaseCollector(db_session(), current_app.config["SCHEDULER_INTERVAL_SECONDS"]))
+    session, app = db_session(), current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def queues() -> list[tuple[str, int]]:
+        # Counting open cases per queue is the one costly query: as old as the queue page's counts may be.
+        return app_cache(app).get(("metrics", "queue_counts"), app.config["QUEUE_COUNTS_SECONDS"],
+                                  lambda: queue_counts(session, None, utcnow()).queues)
+
+    database.register(DatabaseCollector(session, app.config["SCHEDULER_INTERVAL_SECONDS"], queues))
     body = process_metrics + generate_latest(database)
     return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
