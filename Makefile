@@ -12,7 +12,7 @@ TEST_PACKAGES := chromium postgresql
 PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/*.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run run-marketplace demo-stream test install install-test system-packages test-system-packages lint translations-extract bench clean
+.PHONY: run run-marketplace demo-stream test install install-test system-packages test-system-packages lint typecheck constraints translations-extract bench clean
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
@@ -32,7 +32,8 @@ run-marketplace: install
 demo-stream: install
 	env $(MARKETPLACE_DEMO) $(BIN)/flask --app wsgi demo stream
 
-test: install-test
+# Lint and the type check first: CI runs `make test`, exactly as a new developer would.
+test: install-test lint typecheck
 	$(BIN)/python -m pytest
 
 install: system-packages $(VENV)/.installed $(MO_FILES)
@@ -49,14 +50,20 @@ test-system-packages:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); $(call apt_ensure,python3-venv); $(PYTHON) -m venv $(VENV); }
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Every install is held to the versions in constraints.txt (a pip freeze of a working venv), so a fresh
+# machine gets what the tests last passed with; `make constraints` refreshes it after a dependency change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+constraints: $(VENV)/.installed-test
+	{ echo "# The versions every install is held to (make constraints writes it from a working venv)."; \
+	  $(BIN)/python -m pip freeze --exclude-editable --all | grep -v -i -E '^(pip|setuptools|wheel)=='; } > constraints.txt
 
 %.mo: %.po $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
@@ -68,7 +75,10 @@ translations-extract: $(VENV)/.installed
 	for lang in de ms zh; do $(BIN)/pybabel update -D buyer -i portal/translations/buyer.pot -d portal/translations -l $$lang --no-fuzzy-matching; done
 
 lint: install-test
-	$(BIN)/ruff check portal rules tests migrations benchmarks
+	$(BIN)/ruff check portal rules tests migrations benchmarks gunicorn.conf.py
+
+typecheck: install-test
+	$(BIN)/mypy
 
 bench: install-test
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -11,7 +11,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-from portal import access, errors, i18n, security, visible_text
+from portal import access, errors, i18n, observability, security, visible_text
 from portal.config import load_config
 from portal.db import Database
 from portal.domain.attachments import AttachmentStore
@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Database(app.config["DATABASE_URL"]).init_app(app)
     app.extensions["attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
+    observability.init_app(app)  # first, so every response (a 429, a CSRF refusal) carries its request id
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"

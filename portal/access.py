@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, url_for
 from flask_login import current_user
+from htmx_flask import make_response as htmx_response
+from htmx_flask import request
 
 from portal.domain.enums import Role
 
@@ -61,8 +63,8 @@ def _enforce() -> Any:
         return None
     if not current_user.is_authenticated:
         login_url = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
-        if request.headers.get("HX-Request") == "true":
-            return current_app.response_class(status=401, headers={"HX-Redirect": login_url})
+        if request.htmx:
+            return htmx_response("", 401, redirect=login_url)
         return redirect(login_url)
     if current_user.role not in roles:
         abort(403)

@@ -98,4 +98,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SEVENTEENTRACK_API_KEY": os.environ.get("SEVENTEENTRACK_API_KEY", ""),
         # A parcel of an open case with no tracking event for this many days raises `tracking_stale`.
         "TRACKING_STALE_DAYS": float(os.environ.get("TRACKING_STALE_DAYS", "5")),
+        # `/metrics` answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; empty: 404.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # Errors go to Sentry when a DSN is set (needs the `sentry` extra: pip install '.[sentry]').
+        "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
+        "SENTRY_ENVIRONMENT": os.environ.get("SENTRY_ENVIRONMENT", ""),
     }

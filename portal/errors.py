@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from htmx_flask import request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.domain.attachments import StorageError
@@ -74,7 +75,7 @@ def _render(code: int, detail: str | None = None) -> Any:
         from portal.api.errors import ApiError, error_response
 
         return error_response(ApiError(code, detail)), code
-    template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
+    template = "errors/_error.html" if request.htmx else "errors/error.html"
     return render_template(
         template,
         code=code,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
+from typing import Literal, cast
 
 from babel import Locale
 from babel.dates import (
@@ -71,9 +72,10 @@ def _datetime_formatter(locale: Locale, zone: tzinfo, fmt: str) -> Callable[[dat
     """Babel's format_datetime(value, fmt, tzinfo=zone, locale=locale) with its patterns parsed once."""
     if fmt not in _NAMED:
         return lambda value: babel_datetime(value, fmt, tzinfo=zone, locale=locale)
-    glue = str(get_datetime_format(fmt, locale=locale)).replace("'", "")
-    time_pattern = parse_pattern(get_time_format(fmt, locale=locale))
-    date_pattern = parse_pattern(get_date_format(fmt, locale=locale))
+    named = cast(Literal["full", "long", "medium", "short"], fmt)
+    glue = str(get_datetime_format(named, locale=locale)).replace("'", "")
+    time_pattern = parse_pattern(get_time_format(named, locale=locale))
+    date_pattern = parse_pattern(get_date_format(named, locale=locale))
     normalize = getattr(zone, "normalize", None)
 
     def apply(value: datetime) -> str:

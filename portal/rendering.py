@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, make_response, render_template, request, url_for
+from flask import Response, make_response, render_template, url_for
+from htmx_flask import request
 
 
 def wants_fragment() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    return bool(request.htmx) and not request.htmx.boosted
 
 
 def render(page: str, fragment: str | None = None, /, status: int = 200, **context: Any) -> Response:

@@ -30,6 +30,8 @@ from portal.domain.conversations.outbox import dispatch
 from portal.domain.deadlines import SweepResult, beat, sweep
 from portal.domain.events import deadline_effect
 from portal.domain.types import utcnow
+from portal.observability import logs
+from portal.supervision import Supervision
 
 log = logging.getLogger("portal.scheduler")
 
@@ -68,20 +70,21 @@ def _load_tasks() -> None:
 
 
 def run_scheduler(app: Flask) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
+    logs.configure("scheduler")
     # APScheduler reports every tick at INFO, and at WARNING each tick it skips because the previous
     # sweep is still busy (expected under load); the heartbeat shows the scheduler's health instead.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     with app.app_context():
         factory = get_db().sessionmaker
-    name = f"{socket.gethostname()}:{os.getpid()}"
+    supervision = Supervision.from_environ()
+    name = supervision.name if supervision else f"{socket.gethostname()}:{os.getpid()}"
     started_at = utcnow()
     interval = app.config["SCHEDULER_INTERVAL_SECONDS"]
     _load_tasks()
 
     def run_task(item: Periodic) -> None:
         try:
-            with app.app_context():
+            with logs.correlated(), app.app_context():
                 done = item.task(app, factory)
             if done:
                 log.info("%s: %d", item.name, done)
@@ -89,15 +92,20 @@ def run_scheduler(app: Flask) -> None:
             log.exception("%s failed", item.name)
 
     def tick() -> None:
+        with logs.correlated():
+            sweep_and_beat()
+
+    def sweep_and_beat() -> None:
         try:
             result = sweep(factory, effect=deadline_effect)
         except Exception:
             log.exception("sweep failed")
-            beat(factory, name, started_at, SweepResult(failures=1), traceback.format_exc()[-4000:])
+            beat(factory, name, started_at, SweepResult(failures=1), traceback.format_exc()[-4000:],
+                 supervision=supervision)
             return
         if result.processed or result.failures:
             log.info("fired %d deadlines, %d failures", result.processed, result.failures)
-        beat(factory, name, started_at, result)
+        beat(factory, name, started_at, result, supervision=supervision)
         for item in PERIODIC:
             if item.seconds is None:
                 run_task(item)
@@ -114,7 +122,9 @@ def run_scheduler(app: Flask) -> None:
             )
 
     def stop(_signum: int, _frame: object) -> None:
-        scheduler.shutdown(wait=False)
+        # Ctrl-C reaches the whole process group and the launcher then sends SIGTERM too: stop once.
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

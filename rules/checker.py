@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from . import nodes as n
 from .budget import UNBOUNDED, Budget
 from .diagnostics import Reporter, suggest
@@ -20,7 +22,7 @@ def check_policy(policy: n.Policy, report: Reporter, budget: Budget = UNBOUNDED)
     deadlines_set = {
         a.args[0].value
         for s in policy.sections
-        for r in (*s.rules, *s.elses)
+        for r in cast("tuple[n.Rule | n.Else, ...]", (*s.rules, *s.elses))
         for a in r.actions
         if a.name == "set_deadline" and a.args and isinstance(a.args[0], n.TextLit)
     }

@@ -223,13 +223,13 @@ class Generator:
                 # Kleene logic, flat so long chains don't nest: one decisive part settles it,
                 # otherwise any unknown part makes the whole unknown.
                 decisive = "False" if isinstance(e, n.And) else "True"
-                names = [self.temp() for _ in parts]
+                temps = [self.temp() for _ in parts]
                 settle = " or ".join(
-                    f"({t} := {self.tri(p)}) is {decisive}" for t, p in zip(names, parts, strict=True)
+                    f"({t} := {self.tri(p)}) is {decisive}" for t, p in zip(temps, parts, strict=True)
                 )
-                unknown = " or ".join(f"{t} is None" for t in names)
+                any_unknown = " or ".join(f"{t} is None" for t in temps)
                 other = "True" if decisive == "False" else "False"
-                return f"({decisive} if ({settle}) else (None if ({unknown}) else {other}))"
+                return f"({decisive} if ({settle}) else (None if ({any_unknown}) else {other}))"
         raise TypeError(f"cannot compile {type(e).__name__}")  # pragma: no cover - the checker rejects it
 
     def holds(self, e: n.Expr, want: bool) -> str:

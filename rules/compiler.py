@@ -144,11 +144,11 @@ def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[tupl
             f"'result': 'false' if {overall} else 'unknown', 'part': {first}}})"
         )
     last = section.elses[-1] if section.elses else None
+    fallback: tuple[Action, ...] = MANUAL
+    fallback_ref: RuleRef | None = None
     if last is not None:
-        fallback = tuple(action_of(a) for a in last.actions), RuleRef(last.line, None)
-    else:
-        fallback = MANUAL, None
-    run.append("    " + _decision(gen, index, -1, *fallback, read) + "\n")
+        fallback, fallback_ref = tuple(action_of(a) for a in last.actions), RuleRef(last.line, None)
+    run.append("    " + _decision(gen, index, -1, fallback, fallback_ref, read) + "\n")
     explain.append("    return earlier, []\n")
     gen.lines.append("\n".join(run))
     return tuple(gen.slots), "\n".join(explain)

@@ -15,6 +15,10 @@ from .vocabulary import DURATION_UNITS
 _MAX_DIGITS = 30
 
 
+# A rule's children; spelled apart because `list` below names a grammar rule inside the class.
+Children = list[Any]
+
+
 @v_args(meta=True)
 class ToNodes(Transformer[Token, n.Statement]):
     """Builds nodes with absolute positions; problems found on the way (bad escapes) go to `problems`."""
@@ -163,25 +167,25 @@ class ToNodes(Transformer[Token, n.Statement]):
     def list(self, meta: Meta, c: list[Any]) -> n.ListLit:
         return n.ListLit(*self._pos(meta), items=tuple(x for x in c if x is not None))
 
-    def number(self, meta: Meta, c: list[Any]) -> n.NumberLit:
+    def number(self, meta: Meta, c: Children) -> n.NumberLit:
         return n.NumberLit(*self._pos(meta), value=self._number(c[0]))
 
-    def negative_number(self, meta: Meta, c: list[Any]) -> n.NumberLit:
+    def negative_number(self, meta: Meta, c: Children) -> n.NumberLit:
         return n.NumberLit(*self._pos(meta), value=-self._number(c[0]))
 
-    def percent(self, meta: Meta, c: list[Any]) -> n.PercentLit:
+    def percent(self, meta: Meta, c: Children) -> n.PercentLit:
         return n.PercentLit(*self._pos(meta), value=self._number(c[0]))
 
-    def duration(self, meta: Meta, c: list[Any]) -> n.DurationLit:
+    def duration(self, meta: Meta, c: Children) -> n.DurationLit:
         amount = self._number(c[0])
         seconds = int(round(amount * DURATION_UNITS[c[1]]))
         return n.DurationLit(*self._pos(meta), amount=amount, unit=c[1], seconds=seconds)
 
-    def string(self, meta: Meta, c: list[Any]) -> n.TextLit:
+    def string(self, meta: Meta, c: Children) -> n.TextLit:
         return n.TextLit(*self._pos(meta), value=self._text(c[0]))
 
-    def true(self, meta: Meta, c: list[Any]) -> n.BoolLit:
+    def true(self, meta: Meta, c: Children) -> n.BoolLit:
         return n.BoolLit(*self._pos(meta), value=True)
 
-    def false(self, meta: Meta, c: list[Any]) -> n.BoolLit:
+    def false(self, meta: Meta, c: Children) -> n.BoolLit:
         return n.BoolLit(*self._pos(meta), value=False)

@@ -121,6 +121,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "intake.retry_command": frozenset({Role.ADMIN}),
     "carriers.aftership": PUBLIC,
     "carriers.seventeentrack": PUBLIC,
+    "metrics": PUBLIC,  # for a scraper with METRICS_TOKEN, never a session
     "imports.index": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "imports.batch": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "imports.start": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
@@ -142,7 +143,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "messaging.delete_macro": MESSAGE_EDITORS,
 }
 # Public to the access layer but authenticated by a signature: anything unsigned gets 401 (never 400).
-SIGNED = {"intake.tiktok_shop", "carriers.aftership", "carriers.seventeentrack"}
+SIGNED = {"intake.tiktok_shop", "carriers.aftership", "carriers.seventeentrack", "metrics"}
 
 
 @pytest.fixture

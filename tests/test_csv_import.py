@@ -280,3 +280,14 @@ def test_command_line_import(app: Flask, db: Session, market_id: int) -> None:
     again = runner.invoke(args=["import", "orders", str(DATA / "orders_ok.csv"), "--market", "US"])
     assert "was imported already" in again.output
     assert db.scalar(select(func.count()).select_from(Order)) == 3
+
+
+def test_progress_of_a_finished_import_refreshes_the_htmx_page(
+    ops: FlaskClient, db: Session, market_id: int
+) -> None:
+    location = upload(ops, market_id, "orders_ok.csv").location
+    assert start(ops, location, db).status_code == 303
+    polled = ops.get(f"{location}/progress", headers={"HX-Request": "true"})
+    assert polled.status_code == 204 and polled.headers["HX-Refresh"] == "true"
+    plain = ops.get(f"{location}/progress")
+    assert plain.status_code == 302 and plain.location.endswith(location)

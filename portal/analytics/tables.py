@@ -82,7 +82,7 @@ class Links:
 
     def __init__(self, period: an.Period, market_code: str) -> None:
         # The queue reads its dates as UTC days when tz=UTC, as the dashboard counts them.
-        self.base = {
+        self.base: dict[str, Any] = {
             "status": "all",
             "tz": "UTC",
             "from": period.start.isoformat(),

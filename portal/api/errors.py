@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Flask, current_app, request
 from flask.typing import ResponseReturnValue
@@ -73,7 +73,7 @@ def error_response(error: ApiError) -> Response:
     response.headers.update(error.headers)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+    return cast(Response, response)
 
 
 def _from_http(error: HTTPException) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from flask import current_app, request, url_for
 from flask_babel import gettext
@@ -86,7 +86,7 @@ def _stale() -> ApiError:
 @public
 def openapi() -> Response:
     """Public: it describes shapes, not data, and clients and tools read it before they hold a token."""
-    return current_app.json.response(document())
+    return cast(Response, current_app.json.response(document()))
 
 
 @bp.get("/cases")

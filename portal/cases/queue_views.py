@@ -116,7 +116,7 @@ def queue() -> ResponseReturnValue:
             counts=cache.get(
                 ("queue_counts", current_user.id),
                 seconds,
-                lambda: queue_counts(session, current_user.id, case_filter.now),
+                lambda: queue_counts(session, current_user.id, case_filter.now or utcnow()),
             ),
             markets=cache.get(
                 "markets", seconds, lambda: market_codes(session)

@@ -125,9 +125,10 @@ def _start(world: World, plan: Plan, record: OrderRecord, opened: datetime) -> C
         note = buyer_note(buyer.language, reason.value, main.category, rng)
     external = None
     if plan.type != CaseType.DELIVERY_FAILED and rng.random() < 0.9:
-        while (external := f"577{rng.randrange(10**14, 10**15)}") in world.issued:
+        while (number := f"577{rng.randrange(10**14, 10**15)}") in world.issued:
             pass
-        world.issued.add(external)
+        world.issued.add(number)
+        external = number
     value_usd = value * world.rates.get(order.currency, Decimal(1))
     queue = (
         "disputes"

@@ -91,8 +91,10 @@ def approve(c: Ctx) -> None:
     case.waiting_for_buyer = True
     c.meet("resolution_target")
     c.status(CaseStatus.RETURN_APPROVED, actor)
-    c.emit("return_approved", actor, {"rma": rma, "ship_by": c.ret.ship_by.isoformat()})
-    c.deadline("buyer_ship_by", DeadlineKind.PLATFORM, c.ret.ship_by)
+    ship_by = c.ret.ship_by
+    assert ship_by is not None  # set with the return above
+    c.emit("return_approved", actor, {"rma": rma, "ship_by": ship_by.isoformat()})
+    c.deadline("buyer_ship_by", DeadlineKind.PLATFORM, ship_by)
     c.send("return_approved", actor)
 
 

@@ -6,7 +6,7 @@ import random
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -109,7 +109,7 @@ def _insert_tracking(world: World) -> None:
 def _insert_case_events(world: World) -> None:
     # Event data may name a row by the object (a message, a decision): its id exists by now.
     def plain(data: dict[str, Any]) -> dict[str, Any]:
-        return {key: value.id if isinstance(value, Base) else value for key, value in data.items()}
+        return {key: cast(Any, value).id if isinstance(value, Base) else value for key, value in data.items()}
 
     rows = [{**row, "case_id": case.id, "data": plain(row["data"])} for case, row in world.case_events]
     if rows:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from portal.demo import disputes, images, returns
-from portal.demo.case_ctx import SELLER_FAULT, Ctx
+from portal.demo.case_ctx import SELLER_FAULT, Actor, Ctx
 from portal.demo.fmt import date_text
 from portal.demo.replies import REJECT_REASONS
 from portal.demo.world import money
@@ -228,6 +228,7 @@ def close(c: Ctx) -> None:
     """Nothing more to do: settled first, then closed, as the portal only closes settled cases."""
     case = c.case
     previous = c.plan.steps[c.index - 1][0] if c.index else ""
+    actor: Actor
     if previous == "approve":
         text, actor = "Buyer did not ship the return by the ship-by date; closed automatically.", "system"
         if c.ret is not None:

@@ -264,8 +264,8 @@ def render_evidence_pack(
     manifest = context["manifest"]
     html = render_template("documents/pdf/evidence.html", **context)
     pdf = render_pdf(
-        current_app._get_current_object(),
-        html,  # type: ignore[attr-defined]
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        html,
         allowed=[e.sha256 for e in context["exhibits"] if e.embeddable],
         variant="pdf/a-3b",
         dpi=PHOTO_DPI,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -58,7 +59,7 @@ class Sums:
         default_factory=lambda: defaultdict(lambda: defaultdict(Decimal))
     )
 
-    def add(self, currency: str, values: dict[str, Any]) -> None:
+    def add(self, currency: str, values: Mapping[Any, Any]) -> None:
         for name in build.COUNT_COLUMNS:
             self.counts[name] += int(values.get(name) or 0)
         for name in build.MONEY_COLUMNS:
@@ -196,8 +197,8 @@ def figures(session: Session, period: Period, market_id: int | None = None) -> F
         by_market[row["market_id"]].add(row["currency"], row)
     total = Sums()
     for sums in by_market.values():
-        for currency, row in sums.money.items():
-            total.add(currency, row)
+        for currency, amounts in sums.money.items():
+            total.add(currency, amounts)
         total.add("", {k: v for k, v in sums.counts.items()})
     # Shipments are not split by currency, so they are not in the "all" rows' money; carrier rows hold them.
     by = _by_dims(session, period, market_id, DIMS)

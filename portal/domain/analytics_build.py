@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, exists, inspect, select, text, union
+from sqlalchemy import Table, delete, event, exists, insert, inspect, select, text, union
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from portal.domain.enums import (
     DeadlineKind,
@@ -48,6 +49,7 @@ from portal.domain.models import (
     Shipment,
     TrackingEvent,
 )
+from portal.domain.types import rowcount
 
 # A tracked parcel that ever reached one of these has had a logistics exception.
 EXCEPTION_STATUSES = (TS.ATTEMPT_FAIL, TS.EXCEPTION, TS.EXPIRED)
@@ -162,9 +164,10 @@ def _orders(session: Session, rows: _Rows, market_id: int, start: datetime, end:
         .join(Order, OrderItem.order_id == Order.id)
         .where(*where)
     ):
-        currency = currency_of.get(order_id)
-        if currency is None:
+        found = currency_of.get(order_id)
+        if found is None:
             continue
+        currency = found
         for dim, key in (("sku", sku), ("category", category)):
             first = (order_id, dim, key) not in seen
             seen.add((order_id, dim, key))
@@ -323,10 +326,10 @@ def rebuild(session: Session, day: date, market_id: int) -> None:
     )
     records = rows.records(day, market_id)
     if records:
-        session.execute(AnalyticsDaily.__table__.insert(), records)
+        session.execute(insert(cast(Table, AnalyticsDaily.__table__)), records)
     if histogram:
         session.execute(
-            AnalyticsDuration.__table__.insert(),
+            insert(cast(Table, AnalyticsDuration.__table__)),
             [
                 {"day": day, "market_id": market_id, "metric": metric, "bucket": b, "cases": n}
                 for (metric, b), n in histogram.items()
@@ -338,11 +341,16 @@ def _insert_dirty(session: Session, pairs: Iterable[tuple[date, int]]) -> None:
     rows = [{"day": d, "market_id": m} for d, m in sorted(set(pairs))]
     if not rows:
         return
+    table = cast(Table, AnalyticsDirty.__table__)
+    statement: Executable
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(AnalyticsDirty.__table__).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing()
     for start in range(0, len(rows), 1000):
         session.connection().execute(statement, rows[start : start + 1000])
 
@@ -418,9 +426,9 @@ def refresh_dirty(
     for day, market in dirty_pairs(session, start, end, market_id)[:limit]:
         if stop_at is not None and time_module.monotonic() > stop_at:
             break
-        claimed = session.execute(
+        claimed = rowcount(session.execute(
             delete(AnalyticsDirty).where(AnalyticsDirty.day == day, AnalyticsDirty.market_id == market)
-        ).rowcount
+        ))
         if claimed == 1:
             rebuild(session, day, market)
             done += 1

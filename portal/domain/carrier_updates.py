@@ -60,7 +60,8 @@ def _find_shipment(session: Session, update: TrackingUpdate) -> Shipment | None:
         query = query.with_for_update()
     candidates = list(session.scalars(query))
     same_carrier = [s for s in candidates if s.carrier.lower() == update.carrier.lower()]
-    return (same_carrier or candidates or [None])[0]
+    found = same_carrier or candidates
+    return found[0] if found else None
 
 
 def _key(status: TrackingStatus, when: datetime, description: str) -> tuple[str, str, str]:

@@ -56,7 +56,7 @@ from portal.domain.models import (
     Shipment,
     User,
 )
-from portal.domain.types import N_, utcnow
+from portal.domain.types import N_, rowcount, utcnow
 from portal.domain.uploads import safe_filename
 
 # Errors kept on the batch for the page and the error file; the count is always complete.
@@ -243,7 +243,7 @@ def claim(session: Session, batch: ImportBatch) -> bool:
     )
     session.commit()
     session.refresh(batch)
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -351,8 +351,8 @@ def _validate_orders(
             row.required(name)
         market = default
         if row.get("market"):
-            market = markets.get(row.get("market").upper())
-            if market is None:
+            found = markets.get(row.get("market").upper())
+            if found is None:
                 row.fail(
                     "market",
                     N_("%(field)s “%(value)s” is not one of the shop's markets (%(codes)s)"),
@@ -360,7 +360,8 @@ def _validate_orders(
                     value=row.get("market"),
                     codes=", ".join(sorted(markets)),
                 )
-                market = default
+            else:
+                market = found
         placed_at = row.parse("created_time", parse_time, market.timezone)
         quantity = row.parse("quantity", parse_quantity)
         price = row.parse("unit_price", parse_money)

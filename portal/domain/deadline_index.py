@@ -63,7 +63,12 @@ def _apply(session: Session) -> None:
 
 def install() -> None:
     event.listen(Session, "before_flush", _note)
-    event.listen(Session, "before_commit", lambda session: (session.flush(), _apply(session)))
+    event.listen(Session, "before_commit", _flush_and_apply)
+
+
+def _flush_and_apply(session: Session) -> None:
+    session.flush()
+    _apply(session)
 
 
 install()

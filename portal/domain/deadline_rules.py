@@ -137,13 +137,13 @@ def effective_rules(session: Session, market_id: int | None, case_type: T) -> di
             best[row.name] = row
     out = {}
     for name, rule in RULES.items():
-        row = best.get(name)
+        chosen = best.get(name)
         out[name] = Effective(
             rule,
-            row.hours if row else rule.hours,
-            row.clock if row else rule.clock,
-            row.enabled if row else True,
-            row,
+            chosen.hours if chosen else rule.hours,
+            chosen.clock if chosen else rule.clock,
+            chosen.enabled if chosen else True,
+            chosen,
         )
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.domain import audit, deadline_index
 from portal.domain.enums import DeadlineState
 from portal.domain.models import CaseEvent, Deadline, SchedulerHeartbeat
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
+from portal.supervision import Supervision
 
 # A deadline fired more than this after it was due is marked late (the scheduler was down or behind).
 LATE_AFTER = timedelta(minutes=1)
@@ -75,7 +77,7 @@ def _fire_one(session: Session, deadline_id: int, now: datetime, effect: Deadlin
     deadline = session.get(Deadline, deadline_id)
     if deadline is None:
         return False
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(Deadline)
         .where(Deadline.id == deadline_id, Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
         .values(
@@ -85,7 +87,7 @@ def _fire_one(session: Session, deadline_id: int, now: datetime, effect: Deadlin
             fired_late=(now - deadline.due_at) > LATE_AFTER,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if claimed != 1:
         return False  # someone else got there first, or it was cancelled meanwhile
     deadline_index.refresh(session, [deadline.case_id])
@@ -145,8 +147,9 @@ def beat(
     started_at: datetime,
     result: SweepResult,
     error: str | None = None,
+    supervision: Supervision | None = None,
 ) -> None:
-    """Record that this scheduler is alive and what its last sweep did."""
+    """Record that this scheduler is alive and what its last sweep did (and its restarts, if supervised)."""
     with factory() as session:
         row = session.get(SchedulerHeartbeat, name)
         if row is None:
@@ -159,6 +162,10 @@ def beat(
         row.processed_total = (row.processed_total or 0) + result.processed
         row.failures_total = (row.failures_total or 0) + result.failures
         row.last_error = error
+        if supervision is not None:
+            row.restarts = supervision.restarts
+            row.last_exit_code = supervision.last_exit_code
+            row.last_exit_at = supervision.last_exit_at
         session.commit()
 
 
@@ -167,6 +174,19 @@ class SchedulerStatus:
     beat: SchedulerHeartbeat
     alive: bool
     seconds_since: float | None
+
+    @property
+    def last_exit(self) -> str:
+        """How the previous run ended: its exit code, or the signal that killed it (SIGKILL)."""
+        code = self.beat.last_exit_code
+        if code is None:
+            return ""
+        if code < 0:
+            try:
+                return signal.Signals(-code).name
+            except ValueError:
+                return f"signal {-code}"
+        return str(code)
 
 
 @dataclass

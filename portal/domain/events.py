@@ -33,7 +33,7 @@ EVENTS = (
 Applier = Callable[[Session, Case, Actor, list[Any]], object]
 
 
-def _percent_or_amount(arg: Any) -> dict[str, Decimal]:
+def _percent_or_amount(arg: Any) -> dict[str, Any]:
     if isinstance(arg, rules.Percent):
         return {"percent": Decimal(str(arg.value))}
     return {"amount": Decimal(str(arg))}

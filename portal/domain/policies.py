@@ -15,7 +15,7 @@ import rules
 from portal.domain import audit
 from portal.domain.enums import PolicyStatus
 from portal.domain.models import Market, Policy, PolicyVersion, User
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
 
 NEW_DRAFT = "new"
 MAX_COMMENT = 2000
@@ -109,9 +109,9 @@ def save_draft(session: Session, policy: Policy, text: str, token: str, user: Us
     if token != edit_token(draft):
         raise PolicyChangeError("conflict")
     # Conditional on the text we compared, so a save that raced ours in between is not overwritten.
-    changed = session.execute(update(PolicyVersion).where(
+    changed = rowcount(session.execute(update(PolicyVersion).where(
         PolicyVersion.id == draft.id, PolicyVersion.status == PolicyStatus.DRAFT,
-        PolicyVersion.text == draft.text).values(text=text, created_by_id=user.id)).rowcount
+        PolicyVersion.text == draft.text).values(text=text, created_by_id=user.id)))
     if changed != 1:
         raise PolicyChangeError("conflict")
     session.refresh(draft)

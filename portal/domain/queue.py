@@ -58,7 +58,7 @@ def _view(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
     return []
 
 
-def case_query(f: CaseFilter) -> Select[tuple[Case]]:
+def case_query(f: CaseFilter) -> Select[Case]:
     now = f.now or datetime.now().astimezone()
     query = select(Case)
     if f.status == "open" or f.view in VIEWS:

@@ -247,9 +247,9 @@ def _payout_shape(actions: Iterable[rules.Action]) -> _Payout:
             if isinstance(share, Percent):
                 shares += Decimal(share.value)
             else:
-                amounts += Decimal(share)
+                amounts += Decimal(str(share))
         elif action.name == "coupon" and action.args:
-            coupons += Decimal(action.args[0])
+            coupons += Decimal(str(action.args[0]))
     return _Payout(full, shares, amounts, coupons)
 
 

@@ -212,8 +212,10 @@ def parse_seventeentrack(payload: Any) -> TrackingUpdate | None:
     number = _text(data.get("number"), 64)
     if not number:
         raise PayloadError("data.number is missing")
-    info = data.get("track_info") if isinstance(data.get("track_info"), dict) else {}
-    latest = info.get("latest_status") if isinstance(info.get("latest_status"), dict) else {}
+    raw_info = data.get("track_info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
+    raw_latest = info.get("latest_status")
+    latest: dict[str, Any] = raw_latest if isinstance(raw_latest, dict) else {}
     providers = _list(
         info["tracking"].get("providers") if isinstance(info.get("tracking"), dict) else None,
         "data.track_info.tracking.providers",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Enum, Numeric
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.types import TypeDecorator
 
 
@@ -76,3 +76,8 @@ def enum_values(enum_cls: type[enum.Enum]) -> list[Any]:
 def N_(message: str) -> str:
     """Mark a message for translation; the web layer translates it when it shows it."""
     return message
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched; `Session.execute` is typed as a plain Result, which has no count."""
+    return cast(CursorResult[Any], result).rowcount

@@ -66,8 +66,8 @@ def _run(kind: str, file: Path, market_code: str, encoding: str) -> None:
                 session.commit()
                 raise
         if batch.status == "invalid":
-            for error in batch.errors:
-                click.echo(english(error), err=True)
+            for problem in batch.errors:
+                click.echo(english(problem), err=True)
             raise click.ClickException(f"Nothing was imported: {batch.error_count} problems.")
         click.echo(
             f"Imported: {outcome.created} created, {outcome.unchanged} already present"

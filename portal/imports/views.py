@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, current_app, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from htmx_flask import make_response as htmx_response
+from htmx_flask import request
 from sqlalchemy import select, update
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
@@ -241,8 +243,8 @@ def progress(batch_id: int) -> ResponseReturnValue:
     stale = bool(job and is_stale(job))
     if batch.status != "running" or stale:
         # Finished: the whole page shows the result (or the errors) now.
-        if request.headers.get("HX-Request") == "true":
-            return Response(status=204, headers={"HX-Refresh": "true"})
+        if request.htmx:
+            return htmx_response("", 204, refresh=True)
         return redirect(url_for("imports.batch", batch_id=batch.id))
     return render("imports/partials/_progress.html", batch=batch, job=job, stale=stale)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -74,7 +75,7 @@ def _get(session: Session, macro_id: int) -> Macro:
     return macro
 
 
-def _help() -> dict[str, object]:
+def _help() -> dict[str, Any]:
     return {
         "actions": palette.actions(),
         "messages": [(name, wording.purpose_name(name)) for name in templates.PURPOSES],
@@ -148,7 +149,9 @@ def _save(session: Session, macro: Macro | None) -> ResponseReturnValue:
         if macro is None:
             saved.position = (session.scalar(select(func.max(Macro.position))) or 0) + 1
         session.flush()
-        details = {"name": saved.name, "actions": saved.actions, "description": saved.description or ""}
+        details: dict[str, Any] = {
+            "name": saved.name, "actions": saved.actions, "description": saved.description or ""
+        }
         if before is not None:
             details["before"] = {"name": before[0], "actions": before[1], "description": before[2] or ""}
         audit.record(

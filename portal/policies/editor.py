@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from flask_babel import get_locale
@@ -90,7 +91,7 @@ def check_text(text: str, lang: str) -> Report:
     except (rules.PolicyError, OutOfTime):
         return report
     for result in rules.run_examples(policy):
-        decision = rules.Decision(result.event, result.got, None, lambda r=result: r.explanation)
+        decision = rules.Decision(result.event, result.got, None, partial(_explanation, result))
         report.examples.append(ExampleOutcome(result.name, result.line, result.passed,
                                               actions_text(result.expected),
                                               actions_text(result.got),
@@ -134,3 +135,7 @@ def try_decision(session: Session, text: str, given: TryInput, lang: str) -> Try
     outcome.explanation = decision.explain_text(lang)
     outcome.facts = json_value(facts)
     return outcome
+
+
+def _explanation(result: rules.ExampleResult) -> dict[str, Any]:
+    return result.explanation

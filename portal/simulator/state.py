@@ -142,7 +142,7 @@ class MarketplaceState:
                 if return_type == "REPLACEMENT"
                 else "RETURN_OR_REFUND_REQUEST_PENDING"
             )
-            ret = {
+            ret: dict[str, Any] = {
                 "return_id": self._id("41"),
                 "order_id": order_id,
                 "return_type": return_type,
@@ -180,7 +180,7 @@ class MarketplaceState:
     ) -> dict[str, Any]:
         with self.lock:
             at = self._tick()
-            cancel = {
+            cancel: dict[str, Any] = {
                 "cancel_id": self._id("43"),
                 "order_id": order_id,
                 "cancel_status": status,

@@ -97,7 +97,7 @@ def _step(state: MarketplaceState, rng: random.Random, products: list[dict[str, 
             "usd": Decimal("19.90"),
         }
     )
-    price = (Decimal(product["usd"]) * rate).quantize(Decimal("0.01"))
+    price = (Decimal(str(product["usd"])) * rate).quantize(Decimal("0.01"))
     item = {k: product[k] for k in ("seller_sku", "product_name", "category")}
     order = state.add_order(
         region=region,

@@ -1,15 +1,23 @@
-"""A throwaway PostgreSQL cluster in a temporary folder, started with initdb and pg_ctl."""
+"""A throwaway PostgreSQL cluster in a temporary folder, started with initdb and pg_ctl.
+
+The cluster is stopped however the run ends: by the fixture's teardown, at exit, and on SIGTERM or
+SIGHUP (a CI timeout, a closed terminal), which skip pytest's teardown.
+"""
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
+from types import FrameType
 
 
 def _pg_bin() -> Path:
@@ -41,6 +49,7 @@ class PostgresCluster:
         if self.run_as:
             account = pwd.getpwnam(self.run_as)
             os.chown(self.base, account.pw_uid, account.pw_gid)
+        self._stopped = False
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin / args[0]), *args[1:]]
@@ -55,8 +64,27 @@ class PostgresCluster:
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-o", options, "-w",
                   "start")
+        self._stop_on_exit()
+
+    def _stop_on_exit(self) -> None:
+        atexit.register(self.stop)
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous = signal.getsignal(signum)
+
+            def stop_then_die(received: int, frame: FrameType | None, previous: object = previous) -> None:
+                self.stop()
+                # Then whatever the signal did before: usually end the process with it.
+                signal.signal(received, previous if previous is not None else signal.SIG_DFL)  # type: ignore[arg-type]
+                os.kill(os.getpid(), received)
+
+            signal.signal(signum, stop_then_die)
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:

@@ -24,7 +24,7 @@ FORMATS: dict[int, tuple[str, ...]] = {
 }
 CURRENT = 1
 # The C scanner alone: json.loads wraps it in a Python method and two regular expressions per call.
-_SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_float=Decimal))  # type: ignore[attr-defined]
+_SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_float=Decimal))  # type: ignore[attr-defined, arg-type]
 
 
 def _token(value: Any) -> str:

@@ -56,7 +56,8 @@ def case_for(session: Session, buyer: Buyer) -> Case | None:
         )
     )
     open_cases = [c for c in cases if c.status in OPEN_STATUSES]
-    return (open_cases or cases or [None])[0]
+    found = open_cases or cases
+    return found[0] if found else None
 
 
 def buyer_for_conversation(
@@ -120,7 +121,8 @@ def new_message(
     message_id = _text(data, "message_id", 128)
     if not conversation or not message_id:
         raise InboundError("the notification needs conversation_id and message_id")
-    sender = data.get("sender") if isinstance(data.get("sender"), dict) else {}
+    raw_sender = data.get("sender")
+    sender: dict[str, Any] = raw_sender if isinstance(raw_sender, dict) else {}
     if str(sender.get("role") or "BUYER").upper() != "BUYER":
         return "ignored", None  # the shop's own messages and the platform's notices come back too
     if session.scalar(

@@ -24,7 +24,7 @@ from portal.domain import hooks
 from portal.domain.enums import CaseStatus, RefundKind
 from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
 from portal.domain.models import Case, MarketplaceCommand, MarketplaceEntity, Message, Refund, ReturnShipment
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=30)
@@ -159,14 +159,14 @@ def send_pending(
         session.rollback()
     for command_id in ids:
         with factory() as session:
-            claimed = session.execute(
+            claimed = rowcount(session.execute(
                 update(MarketplaceCommand)
                 .where(MarketplaceCommand.id == command_id, _claimable(now))
                 .values(
                     state="sending", attempts=MarketplaceCommand.attempts + 1, next_attempt_at=now + LEASE
                 )
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             session.commit()
             if claimed != 1:
                 continue
@@ -209,10 +209,10 @@ def _after_failure(
 
 def retry_command(session: Session, command_id: int) -> bool:
     """Put a failed command back in the queue (an admin asked); True when it was failed."""
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(MarketplaceCommand)
         .where(MarketplaceCommand.id == command_id, MarketplaceCommand.state == "failed")
         .values(state="pending", next_attempt_at=utcnow(), attempts=0)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return changed == 1

@@ -202,8 +202,7 @@ def _return_status(
             raise ProcessingError(f"the marketplace does not know return {return_id} yet")
         first_decided_elsewhere = status not in REQUESTED
         with mirroring() if first_decided_elsewhere else contextlib.nullcontext():
-            case = _open_case(session, envelope, entity, detail, client)
-        entity.case = case
+            entity.case = _open_case(session, envelope, entity, detail, client)
     entity.status = status
     entity.update_time = update_time
     case = entity.case

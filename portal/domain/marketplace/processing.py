@@ -14,7 +14,7 @@ from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
 from portal.domain.marketplace.inbox import parse
 from portal.domain.marketplace.mapping import ProcessingError, apply
 from portal.domain.models import MarketplaceEvent
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
 
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)
@@ -53,12 +53,12 @@ def process_one(
     store: AttachmentStore | None = None,
 ) -> str | None:
     """Claim and apply one event in the caller's transaction; None when another worker had it."""
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(MarketplaceEvent)
         .where(MarketplaceEvent.id == event_id, MarketplaceEvent.state == "pending")
         .values(state="done", processed_at=now, attempts=MarketplaceEvent.attempts + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if claimed != 1:
         return None
     event = session.get(MarketplaceEvent, event_id)
@@ -128,11 +128,11 @@ def _postpone(
 def retry_event(session: Session, event_id: int) -> bool:
     """Queue a failed event again (an admin asked); True when it was failed."""
     return (
-        session.execute(
+        rowcount(session.execute(
             update(MarketplaceEvent)
             .where(MarketplaceEvent.id == event_id, MarketplaceEvent.state == "failed")
             .values(state="pending", next_attempt_at=utcnow(), attempts=0)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         == 1
     )

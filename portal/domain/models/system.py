@@ -21,3 +21,8 @@ class SchedulerHeartbeat(Base):
     processed_total: Mapped[int] = mapped_column(default=0)
     failures_total: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set by the launcher that supervises the process (`flask serve`): how often it restarted this
+    # scheduler, and how the previous run ended (exit code, negative for a signal).
+    restarts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_exit_code: Mapped[int | None]
+    last_exit_at: Mapped[datetime | None]
