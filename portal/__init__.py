@@ -78,6 +78,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(messaging_bp)
 
+    from portal import jobs
+    from portal.documents.views import EXPORT_KIND, export_work
+    from portal.imports.views import JOB_KIND as IMPORT_KIND
+    from portal.imports.views import import_work
+    from portal.policies.editing import SIMULATION_JOB, simulation_work
+
+    jobs.init_app(app, {IMPORT_KIND: import_work, EXPORT_KIND: export_work,
+                        SIMULATION_JOB: simulation_work})
+
     import portal.documents.lifecycle_hooks  # noqa: F401  (approved returns carry their instructions PDF)
     import portal.domain.marketplace.commands  # noqa: F401  (marketplace returns are told of decisions)
     from portal.cli import register_cli

@@ -32,7 +32,7 @@ from portal.domain.lookups import market_codes
 from portal.domain.models import Case, Dispute, Job, Market, Order
 from portal.errors import storage_message
 from portal.i18n import select_locale
-from portal.jobs import JobContext, Work, is_stale, start_job
+from portal.jobs import JobContext, is_stale, start_job
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render, wants_fragment
 
@@ -179,23 +179,23 @@ def _recent_exports() -> list[Job]:
     )
 
 
-def _export_work(exports_dir: Path, filter_params: dict[str, Any], user_id: int, lang: str) -> Work:
-    def work(context: JobContext) -> tuple[dict[str, Any], str]:
-        name = export_filename(context.job_id)
-        with writing("exports"):
-            summary = write_export(
-                context.app,
-                context.session,
-                ExportFilter.from_params(filter_params),
-                exports_dir / name,
-                context.progress,
-                actor_id=user_id,
-                lang=lang,
-                job_id=context.job_id,
-            )
-        return {**summary, "filename": name}, f"exports/{name}"
-
-    return work
+def export_work(context: JobContext) -> tuple[dict[str, Any], str]:
+    """The export job: on a second attempt it starts over and replaces the unfinished file."""
+    name = export_filename(context.job_id)
+    params = dict(context.params)
+    lang = params.pop("lang", "en")
+    with writing("exports"):
+        summary = write_export(
+            context.app,
+            context.session,
+            ExportFilter.from_params(params),
+            Path(context.app.instance_path) / "exports" / name,
+            context.progress,
+            actor_id=context.created_by_id,
+            lang=lang,
+            job_id=context.job_id,
+        )
+    return {**summary, "filename": name}, f"exports/{name}"
 
 
 @bp.route("/audit/exports", methods=["GET", "POST"])
@@ -217,19 +217,8 @@ def exports() -> ResponseReturnValue:
         problem = _export_refused(session, count_export(session, case_filter))
         if problem is None:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
-            job = start_job(
-                app,
-                session,
-                EXPORT_KIND,
-                case_filter.to_params(),
-                _export_work(
-                    Path(app.instance_path) / "exports",
-                    case_filter.to_params(),
-                    current_user.id,
-                    select_locale(),
-                ),
-                current_user,
-            )
+            params = {**case_filter.to_params(), "lang": select_locale()}
+            job = start_job(app, session, EXPORT_KIND, params, current_user)
             return redirect(url_for("documents.export_status", export_id=job.id), code=303)
         form.form_errors.append(problem)
     return render("documents/exports.html", status=422, form=form, jobs=_recent_exports(), is_stale=is_stale)

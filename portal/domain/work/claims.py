@@ -153,6 +153,8 @@ def claim(
     should commit before doing the work.
     """
     now = now or utcnow()
+    if queue.leased is not None:
+        give_up_on_lost_leases(session, queue, now)
     changes: dict[str, Any] = dict(values or {})
     if queue.leased is not None:
         changes.setdefault(queue.state.key, queue.leased)
@@ -187,29 +189,62 @@ def claim(
     return sorted(session.scalars(statement))
 
 
-def renew(session: Session, queue: WorkQueue, row_id: int, now: datetime | None = None) -> bool:
-    """Extend a lease (long work reports it is alive); False when the row is no longer leased."""
+def _held(queue: WorkQueue, row_id: int, state: Any, attempt: int | None) -> ColumnElement[bool]:
+    """The row, still in `state`, and (given the attempt a worker claimed) still that worker's."""
+    condition = and_(queue.id == row_id, queue.state == state)
+    if attempt is not None:
+        # A lease that ran out was claimed again, which counted a new attempt: the old holder's
+        # attempt number no longer matches, so its late renewals and results change nothing.
+        condition = and_(condition, queue.attempts == attempt)
+    return condition
+
+
+def give_up_on_lost_leases(session: Session, queue: WorkQueue, now: datetime) -> int:
+    """Dead-letter leased rows whose lease ran out on their last allowed attempt: work that keeps
+    killing its worker (or outliving every lease) is not claimed forever. Returns how many."""
+    lost = and_(
+        queue.state == queue.leased,
+        queue.due <= now,
+        queue.attempts >= queue.backoff.max_attempts,
+        *queue.where,
+    )
+    message = f"gave up: its worker stopped during each of {queue.backoff.max_attempts} attempts"
+    return session.execute(
+        update(queue.model)
+        .where(lost)
+        .values({queue.state.key: queue.failed, queue.last_error.key: message})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def renew(
+    session: Session, queue: WorkQueue, row_id: int, now: datetime | None = None, attempt: int | None = None
+) -> bool:
+    """Extend a lease (long work reports it is alive); False when the row is no longer leased (to it)."""
     if queue.leased is None:
         raise ValueError(f"{queue.kind} rows are not leased")
     now = now or utcnow()
     changed = session.execute(
         update(queue.model)
-        .where(queue.id == row_id, queue.state == queue.leased)
+        .where(_held(queue, row_id, queue.leased, attempt))
         .values({queue.due.key: now + queue.lease})
         .execution_options(synchronize_session=False)
     ).rowcount
     return changed == 1
 
 
-def complete(session: Session, queue: WorkQueue, row_id: int, values: dict[str, Any]) -> bool:
-    """Finish a leased row with `values` (its done state and results); False if it was not leased any more."""
+def complete(
+    session: Session, queue: WorkQueue, row_id: int, values: dict[str, Any], attempt: int | None = None
+) -> bool:
+    """Finish a leased row with `values` (its done state and results); False if it was not leased any more
+    (or, given `attempt`, is leased to another worker now)."""
     if queue.leased is None:
         raise ValueError(f"{queue.kind} rows are finished by claim() itself")
     if queue.state.key not in values:
         raise ValueError("complete() must say the state the row moves to")
     changed = session.execute(
         update(queue.model)
-        .where(queue.id == row_id, queue.state == queue.leased)
+        .where(_held(queue, row_id, queue.leased, attempt))
         .values({**values, queue.last_error.key: None})
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -238,6 +273,7 @@ def fail(
     rng: Callable[[], float] = random.random,
     holding: Any = None,
     reset: dict[str, Any] | None = None,
+    attempt: int | None = None,
 ) -> Failure | None:
     """Record a failed attempt: back off and retry, or dead-letter the row. None if the row is not the
     caller's any more (cancelled, finished, or claimed by another worker after its lease ran out).
@@ -253,11 +289,8 @@ def fail(
     now = now or utcnow()
     if holding is None:
         holding = queue.leased if queue.leased is not None else queue.ready
-    row = session.execute(
-        select(queue.attempts).where(queue.id == row_id, queue.state == holding).with_for_update()
-        if _postgres(session)
-        else select(queue.attempts).where(queue.id == row_id, queue.state == holding)
-    ).first()
+    query = select(queue.attempts).where(_held(queue, row_id, holding, attempt))
+    row = session.execute(query.with_for_update() if _postgres(session) else query).first()
     if row is None:
         return None
     attempts = row[0] + (1 if queue.leased is None else 0)
@@ -273,7 +306,7 @@ def fail(
         values[queue.due.key] = retry_at
     session.execute(
         update(queue.model)
-        .where(queue.id == row_id, queue.state == holding)
+        .where(_held(queue, row_id, holding, attempt))
         .values(values)
         .execution_options(synchronize_session=False)
     )
