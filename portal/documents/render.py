@@ -75,7 +75,7 @@ class _Worker:
         self.memory_mb = memory_mb
         self.jobs = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "portal.documents.worker", str(memory_mb)],
+            [sys.executable, "-m", "portal.documents.worker", str(memory_mb), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
