@@ -5,6 +5,7 @@ A new kind adds its `WorkQueue` here and to `ALL`, so the admin's dead-letter pa
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from portal.domain.enums import DeadlineState
@@ -60,9 +61,9 @@ TRACKING_STALE = WorkQueue(
     backoff=Backoff(first=timedelta(minutes=1), cap=timedelta(hours=1), max_attempts=6),
 )
 
-# Background jobs run for minutes: a worker renews its lease while it works (each progress report),
-# and a job whose worker died is taken again when the lease runs out. Three attempts: a job that
-# kills its worker three times is not going to finish.
+# Background jobs run for minutes: a worker's heartbeat renews its lease while it works, and a job
+# whose worker died is taken again when the lease runs out (JOB_LEASE_SECONDS: how long a dead worker's
+# job waits). Three attempts: a job that kills its worker three times is not going to finish.
 JOBS = WorkQueue(
     kind="jobs",
     model=Job,
@@ -72,7 +73,7 @@ JOBS = WorkQueue(
     last_error=Job.error,
     ready="queued",
     leased="running",
-    lease=timedelta(seconds=60),
+    lease=timedelta(seconds=float(os.environ.get("JOB_LEASE_SECONDS", "60"))),
     backoff=Backoff(first=timedelta(seconds=10), cap=timedelta(minutes=5), max_attempts=3),
 )
 
