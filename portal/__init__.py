@@ -14,6 +14,7 @@ from htmx_flask import Htmx
 from portal import access, errors, i18n, security, visible_text
 from portal.config import load_config
 from portal.db import Database
+from portal.domain import storage
 from portal.domain.attachments import AttachmentStore
 
 login_manager = LoginManager()
@@ -28,7 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
 
     Database(app.config["DATABASE_URL"]).init_app(app)
-    app.extensions["attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
+    attachments, exports, cache = storage.from_config(app.config, Path(app.instance_path))
+    app.extensions["attachments"] = AttachmentStore(attachments, cache / "attachments")
+    app.extensions["exports"] = exports
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"

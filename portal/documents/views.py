@@ -30,6 +30,7 @@ from portal.domain.attachments import StorageError, writing
 from portal.domain.enums import CaseType, Role
 from portal.domain.lookups import market_codes
 from portal.domain.models import Case, Dispute, Job, Market, Order
+from portal.domain.storage import ObjectStore
 from portal.errors import storage_message
 from portal.i18n import select_locale
 from portal.jobs import JobContext, is_stale, start_job
@@ -184,17 +185,22 @@ def export_work(context: JobContext) -> tuple[dict[str, Any], str]:
     name = export_filename(context.job_id)
     params = dict(context.params)
     lang = params.pop("lang", "en")
+    out = Path(context.app.instance_path) / "exports" / name
     with writing("exports"):
         summary = write_export(
             context.app,
             context.session,
             ExportFilter.from_params(params),
-            Path(context.app.instance_path) / "exports" / name,
+            out,
             context.progress,
             actor_id=context.created_by_id,
             lang=lang,
             job_id=context.job_id,
         )
+    exports: ObjectStore = context.app.extensions["exports"]
+    exports.put_file(name, out)  # into the shared store, so any web host can serve the download
+    if exports.local_path(name) != out.resolve():
+        out.unlink(missing_ok=True)
     return {**summary, "filename": name}, f"exports/{name}"
 
 
@@ -282,8 +288,12 @@ def export_download(export_id: int) -> ResponseReturnValue:
     job = _job_or_404(export_id)
     if job.status != "done" or not job.result_path:
         return redirect(url_for("documents.export_status", export_id=job.id))
-    root = (Path(current_app.instance_path) / "exports").resolve()
-    path = (Path(current_app.instance_path) / job.result_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    name = Path(job.result_path).name
+    exports: ObjectStore = current_app.extensions["exports"]
+    try:
+        stream = exports.open(name) if job.result_path == f"exports/{name}" else None
+    except ValueError:
+        stream = None
+    if stream is None:
         abort(410, description=_("The export file is gone; start the export again."))
-    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)
+    return send_file(stream, mimetype="application/zip", as_attachment=True, download_name=name)
