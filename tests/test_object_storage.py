@@ -158,3 +158,14 @@ def test_an_export_made_by_one_portal_downloads_from_the_other(
     download = _signed_in(second, Role.AUDITOR).get(f"/audit/exports/{export_id}/download")
     assert download.status_code == 200 and download.mimetype == "application/zip"
     assert "packs/evidence-pack-AS-S3EXP.pdf" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+
+
+def test_a_local_copy_does_not_stop_a_file_reaching_a_new_store(
+    s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    from portal.domain.attachments import AttachmentStore
+
+    cache = tmp_path / "cache"
+    AttachmentStore(S3Store(bucket, "old", endpoint_url=s3_endpoint), cache).put(b"receipt")
+    digest = AttachmentStore(S3Store(bucket, "new", endpoint_url=s3_endpoint), cache).put(b"receipt")
+    assert f"new/{digest[:2]}/{digest[2:4]}/{digest}" in _objects(s3_endpoint, bucket)

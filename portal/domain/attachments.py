@@ -79,7 +79,8 @@ class AttachmentStore:
         """Store bytes once; writing the same content again is a no-op."""
         digest = hashlib.sha256(data).hexdigest()
         key = self.key(digest)
-        if self.cache.path(key) is not None:
+        # Ask the store itself: a local copy says nothing of whether the (shared) store has the file.
+        if self.objects.exists(key):
             return digest
         with writing("attachments"):
             fd, tmp = tempfile.mkstemp(prefix=".incoming-")
