@@ -157,3 +157,32 @@ def test_a_deadline_whose_effect_keeps_failing_ends_failed_and_fires_nothing(app
     assert row.state == DeadlineState.FAILED and row.fired_at is None and not row.fired_late
     assert "policy section cannot apply" in (row.last_error or "")
     assert db.scalars(select(CaseEvent).where(CaseEvent.kind == "deadline_expired")).all() == []
+
+
+def test_a_claim_never_takes_more_than_its_limit(app: Flask, db: Session) -> None:
+    for _ in range(30):
+        db.add(Job(kind="test", params={}))
+    db.commit()
+    factory = app.extensions["database"].sessionmaker
+    taken: list[list[int]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(10):
+            with factory() as session:
+                got = claims.claim(session, JOBS, utcnow(), 1)
+                session.commit()
+            with lock:
+                taken.append(got)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(got) <= 1 for got in taken)
+    flat = [job_id for got in taken for job_id in got]
+    assert len(flat) == len(set(flat))
+    db.expire_all()
+    running = db.scalars(select(Job).where(Job.status == "running")).all()
+    assert sorted(job.id for job in running) == sorted(flat)

@@ -170,18 +170,16 @@ def claim(
             chosen = chosen.with_for_update(skip_locked=True)
     else:
         chosen = due_ids(session, queue, now, limit)
-    if _postgres(session):
-        # One statement: the locked subquery picks the rows, the UPDATE takes them.
-        target = queue.id.in_(chosen.scalar_subquery())
-    else:
-        # SQLite has one writer at a time; listing first keeps the UPDATE's plan simple.
-        picked = list(session.scalars(chosen))
-        if not picked:
-            return []
-        target = queue.id.in_(picked)
+    # List first, then update exactly those rows. (Not one UPDATE ... WHERE id IN (locked subquery):
+    # PostgreSQL may run such a subquery more than once, and with SKIP LOCKED each run can pick other
+    # rows, so one claim could take more than `limit` rows.) On PostgreSQL the listed rows stay locked
+    # until the transaction ends; on SQLite there is one writer at a time.
+    picked = list(session.scalars(chosen))
+    if not picked:
+        return []
     statement = (
         update(queue.model)
-        .where(target, queue.claimable(now))
+        .where(queue.id.in_(picked), queue.claimable(now))
         .values(changes)
         .returning(queue.id)
         .execution_options(synchronize_session=False)
