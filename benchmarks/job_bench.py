@@ -102,6 +102,10 @@ def main() -> None:
               and audited == options.imports and retried >= 1)
         print("every import landed exactly once" if ok else "PROBLEM: see the figures above")
         if not ok:
+            with factory() as session:
+                for job in session.scalars(select(Job).where(Job.status != "done")):
+                    print(f"  job {job.id} {job.status} after {job.attempts} attempts: {job.error}")
+                    print((job.result or {}).get("traceback", "")[-1500:])
             raise SystemExit(1)
     finally:
         for worker in workers:

@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain.models import Job, User
@@ -36,6 +36,10 @@ from portal.domain.work import claims
 from portal.domain.work.queues import JOBS
 
 log = logging.getLogger("portal.jobs")
+
+# Errors worth another attempt: the database was away or busy, or a concurrent writer (another import)
+# created the same row first, which the next attempt will find. Anything else would fail the same way.
+RETRYABLE = (OperationalError, IntegrityError)
 
 # A job waiting this long past its lease or its start has no worker taking it (none runs, or all are busy).
 WAITING_AFTER = timedelta(seconds=30)
@@ -152,9 +156,8 @@ def run_next(app: Flask, job_id: int | None = None) -> int | None:
         return ids[0]
     except Exception as error:
         log.exception("job %s (%s) failed", ids[0], kind)
-        # A lost database connection is worth another attempt; anything else would fail the same way.
         _failed(factory, ids[0], attempt, f"{type(error).__name__}: {error}",
-                retryable=isinstance(error, OperationalError), details=traceback.format_exc())
+                retryable=isinstance(error, RETRYABLE), details=traceback.format_exc())
         return ids[0]
     finally:
         heartbeat.stopped.set()

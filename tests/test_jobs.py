@@ -158,3 +158,17 @@ def test_the_heartbeat_keeps_a_long_silent_job_leased(
     assert taken_over == []
     db.refresh(job)
     assert job.status == "done" and job.attempts == 1
+
+
+def _conflicting(context: JobContext) -> dict[str, int]:
+    from sqlalchemy.exc import IntegrityError
+
+    raise IntegrityError("INSERT INTO buyers ...", {}, Exception("another import created buyer0 first"))
+
+
+def test_a_conflict_with_a_concurrent_writer_is_tried_again(app: Flask, db: Session) -> None:
+    app.config["JOBS_RUN_INLINE"] = True
+    init_app(app, {"conflicting": _conflicting})
+    job = start_job(app, db, "conflicting", {})
+    assert (job.status, job.attempts) == ("queued", 1) and "buyer0" in (job.error or "")
+    assert job.due_at is not None and job.due_at > utcnow()

@@ -22,7 +22,7 @@ from portal.domain.enums import Role
 from portal.domain.lifecycle import Actor
 from portal.domain.models import ImportBatch, Job, Market, Shop, User
 from portal.imports.forms import UploadForm
-from portal.jobs import JobContext, LeaseLost, is_stale, start_job
+from portal.jobs import RETRYABLE, JobContext, LeaseLost, is_stale, start_job
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render
 
@@ -206,8 +206,9 @@ def import_work(context: JobContext) -> None:
                 },
             )
             session.commit()
-        except LeaseLost:
-            session.rollback()  # another worker runs this import now; it lands once, there
+        except (LeaseLost, *RETRYABLE):
+            # Another worker runs this import now, or the job will try again: it lands once, later.
+            session.rollback()
             raise
         except Exception:
             session.rollback()
