@@ -1,7 +1,7 @@
 """Stored work claimed one way: job leases and attempts, stale-tracking marks as work, failed deadlines.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0015
 Create Date: 2026-11-30 08:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
