@@ -9,18 +9,24 @@ Run by hand:  .venv/bin/python benchmarks/deadline_bench.py [--deadlines 100000]
    and the policy's decision for `deadline "NAME"`, in one transaction.
 2. Adds PENDING deadlines due in the future and times a sweep that finds nothing due.
 It then checks that every deadline fired exactly once.
+
+Each scheduler claims up to 500 due deadlines per transaction and fires them there (a savepoint per
+deadline). `--audit unchained` runs the schedulers with audit appends that skip the audit chain's
+global lock (see unchained_scheduler.py), to show what the lock costs; the default is the portal as is.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,13 +64,14 @@ def scalar(url: str, sql: str) -> int:
     return int(value or 0)
 
 
-def fire_with(url: str, processes: int, total: int, workdir: Path) -> float:
+def fire_with(url: str, processes: int, total: int, workdir: Path, unchained: bool = False) -> float:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "ATTACHMENTS_DIR": str(workdir / "att"),
            "SCHEDULER_INTERVAL_SECONDS": "0.5", "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
+    command = ([sys.executable, str(ROOT / "benchmarks" / "unchained_scheduler.py")] if unchained
+               else [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"])
     running = [
-        subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"], cwd=ROOT,
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(processes)
     ]
     try:
@@ -88,9 +95,23 @@ def fire_with(url: str, processes: int, total: int, workdir: Path) -> float:
     fired = scalar(url, "SELECT count(*) FROM case_events WHERE kind = 'deadline_expired'")
     twice = scalar(url, """SELECT count(*) FROM (SELECT data->>'deadline_id' FROM case_events
                            WHERE kind = 'deadline_expired' GROUP BY 1 HAVING count(*) > 1) AS d""")
-    print(f"  {processes} scheduler process(es): {total:,} deadlines fired in {elapsed:.1f}s "
+    lock = "audit appends unchained (no global lock)" if unchained else "audit chain lock as today"
+    print(f"  {processes} scheduler process(es), {lock}: {total:,} deadlines fired in {elapsed:.1f}s "
           f"({total / elapsed:,.0f}/s); timeline entries {fired:,}, fired twice: {twice}")
     return elapsed
+
+
+def flood(cluster: Any, name: str, cases: int, count: int) -> str:
+    """A fresh database with CASES cases and COUNT deadlines all due a minute ago (and no others)."""
+    url = cluster.create_database(name)
+    migrate.upgrade(url)
+    fill(url, cases)
+    engine = make_engine(url)
+    with engine.begin() as conn:  # only the benchmark's deadlines
+        conn.execute(text("UPDATE deadlines SET state = 'cancelled'"))
+    engine.dispose()
+    add_deadlines(url, count, "now() - interval '1 minute'", "flood")
+    return url
 
 
 def main() -> None:
@@ -100,26 +121,32 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
                         help="scheduler process counts to try, each on a fresh database")
+    parser.add_argument("--audit", choices=["chained", "unchained"], nargs="+", default=["chained"],
+                        help="audit appends as today (chained), and/or without the chain's lock")
+    parser.add_argument("--skip-idle", action="store_true", help="skip the idle sweep measurement")
     options = parser.parse_args()
     from support.postgres import PostgresCluster
+
+    # Stopped from outside: still stop the schedulers and the throwaway cluster (the finally blocks).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(1))
 
     cluster = PostgresCluster()
     cluster.start()
     workdir = Path(tempfile.mkdtemp())
     try:
-        for processes in options.processes:
-            url = cluster.create_database(f"bench{processes}")
-            migrate.upgrade(url)
-            fill(url, options.cases)
-            engine = make_engine(url)
-            with engine.begin() as conn:  # only the benchmark's deadlines
-                conn.execute(text("UPDATE deadlines SET state = 'cancelled'"))
-            engine.dispose()
-            add_deadlines(url, options.deadlines, "now() - interval '1 minute'", "flood")
-            print(f"{options.deadlines:,} deadlines due at once over {options.cases:,} cases")
-            fire_with(url, processes, options.deadlines, workdir)
-
-        url = cluster.url(f"bench{options.processes[0]}")
+        timings: dict[tuple[str, int], float] = {}
+        for mode in options.audit:
+            for processes in options.processes:
+                url = flood(cluster, f"bench_{mode}_{processes}", options.cases, options.deadlines)
+                print(f"{options.deadlines:,} deadlines due at once over {options.cases:,} cases")
+                timings[mode, processes] = fire_with(url, processes, options.deadlines, workdir,
+                                                     unchained=mode == "unchained")
+            if (mode, 1) in timings and (mode, 2) in timings:
+                ratio = timings[mode, 1] / timings[mode, 2]
+                print(f"  {mode}: two schedulers are {ratio:.2f}x as fast as one")
+        if options.skip_idle:
+            return
+        url = cluster.url(f"bench_{options.audit[0]}_{options.processes[0]}")
         add_deadlines(url, options.pending, "now() + interval '30 days'", "later")
         engine = make_engine(url)
         with engine.begin() as conn:

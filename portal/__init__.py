@@ -14,6 +14,7 @@ from htmx_flask import Htmx
 from portal import access, errors, i18n, observability, security, visible_text
 from portal.config import load_config
 from portal.db import Database
+from portal.domain import storage
 from portal.domain.attachments import AttachmentStore
 
 login_manager = LoginManager()
@@ -28,7 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
 
     Database(app.config["DATABASE_URL"]).init_app(app)
-    app.extensions["attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
+    attachments, exports, cache = storage.from_config(app.config, Path(app.instance_path))
+    app.extensions["attachments"] = AttachmentStore(attachments, cache / "attachments")
+    app.extensions["exports"] = exports
     observability.init_app(app)  # first, so every response (a 429, a CSRF refusal) carries its request id
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -78,6 +81,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.messaging.views import bp as messaging_bp
 
     app.register_blueprint(messaging_bp)
+
+    from portal import jobs
+    from portal.documents.views import EXPORT_KIND, export_work
+    from portal.imports.views import JOB_KIND as IMPORT_KIND
+    from portal.imports.views import import_work
+    from portal.policies.editing import SIMULATION_JOB, simulation_work
+
+    jobs.init_app(app, {IMPORT_KIND: import_work, EXPORT_KIND: export_work,
+                        SIMULATION_JOB: simulation_work})
 
     import portal.documents.lifecycle_hooks  # noqa: F401  (approved returns carry their instructions PDF)
     import portal.domain.marketplace.commands  # noqa: F401  (marketplace returns are told of decisions)

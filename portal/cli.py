@@ -14,6 +14,7 @@ db_cli = AppGroup("db", help="Create and change the database schema (Alembic).")
 users_cli = AppGroup("users", help="Manage portal users.")
 demo_cli = AppGroup("demo", help="Demo data.")
 scheduler_cli = AppGroup("scheduler", help="The deadline scheduler process.")
+worker_cli = AppGroup("worker", help="Background job workers (imports, exports, simulations).")
 
 
 @db_cli.command("upgrade")
@@ -120,6 +121,32 @@ def scheduler_run() -> None:
     run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
+@worker_cli.command("run")
+@click.option("--idle-seconds", default=0.5, show_default=True, help="How often an idle worker looks.")
+def worker_run(idle_seconds: float) -> None:
+    """Run queued background jobs until interrupted; the first Ctrl-C or SIGTERM lets the current job
+    finish, a second stops at once (the job is taken over by another worker when its lease runs out)."""
+    import logging
+    import signal
+    import threading
+
+    from portal.jobs import work_loop
+
+    _require_schema()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise SystemExit(1)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    ran = work_loop(current_app._get_current_object(), stop, idle_seconds)  # type: ignore[attr-defined]
+    click.echo(f"Worker stopped after {ran} jobs.")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, envvar="PORT", show_default=True)
@@ -153,7 +180,7 @@ def _require_schema() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, users_cli, demo_cli, scheduler_cli):
+    for group in (db_cli, users_cli, demo_cli, scheduler_cli, worker_cli):
         app.cli.add_command(group)
     from portal.api.cli import api_token_cli
     from portal.documents.cli import pdf_cli

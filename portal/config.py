@@ -33,6 +33,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(instance_path),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'aftersales.db'}",
         "ATTACHMENTS_DIR": os.environ.get("ATTACHMENTS_DIR") or str(instance_path / "attachments"),
+        # Empty: files in local folders. s3://bucket/prefix: an S3-compatible store shared by every host
+        # (see portal/domain/storage.py for the endpoint and credential variables).
+        "STORAGE_URL": os.environ.get("STORAGE_URL", ""),
+        "STORAGE_ENDPOINT_URL": os.environ.get("STORAGE_ENDPOINT_URL", ""),
+        "STORAGE_CACHE_DIR": os.environ.get("STORAGE_CACHE_DIR", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

@@ -30,6 +30,7 @@ from portal.domain.conversations.outbox import dispatch
 from portal.domain.deadlines import SweepResult, beat, sweep
 from portal.domain.events import deadline_effect
 from portal.domain.types import utcnow
+from portal.jobs import run_next
 from portal.observability import logs
 from portal.supervision import Supervision
 
@@ -62,6 +63,16 @@ def periodic(name: str, seconds: float | None = None) -> Callable[[Task], Task]:
 @periodic("buyer messages")
 def send_buyer_messages(app: Flask, factory: sessionmaker[Session]) -> int:
     return dispatch(factory, Router(app.config, app.config["SHOP_NAME"]), app.extensions["attachments"])
+
+
+@periodic("background jobs", seconds=1)
+def run_jobs(app: Flask, factory: sessionmaker[Session]) -> int:
+    """Imports, exports and simulations queued by the web pages, one after another (run
+    `flask --app wsgi worker run` for more at once)."""
+    ran = 0
+    while run_next(app) is not None:
+        ran += 1
+    return ran
 
 
 def _load_tasks() -> None:

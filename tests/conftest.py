@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from support.app import PASSWORD, ROLE_EMAILS, make_test_app, sign_in
 from support.postgres import PostgresCluster
+from support.s3 import s3_server
 
 from portal import migrate
 from portal.domain import users as user_service
@@ -29,6 +30,13 @@ BACKENDS = ["sqlite", "postgresql"]
 def _cheap_password_hashing() -> None:
     """Argon2 at full cost makes every sign-in take a tenth of a second; tests need correctness only."""
     user_service.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3-compatible object store for the whole session (credentials in the environment)."""
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

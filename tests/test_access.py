@@ -103,6 +103,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "admin.tokens": frozenset({Role.ADMIN}),
     "admin.revoke_token": frozenset({Role.ADMIN}),
     "admin.user_action": frozenset({Role.ADMIN}),
+    "admin.failed_work": frozenset({Role.ADMIN}),
+    "admin.retry_failed_work": frozenset({Role.ADMIN}),
     # The JSON API takes bearer tokens of these roles; sessions get 401 there (test_who_gets_in).
     "api.openapi": PUBLIC,
     "api.list_cases": EVERYONE,

@@ -86,4 +86,4 @@ def user_action(user_id: int, action: str) -> ResponseReturnValue:
     return redirect(url_for("admin.users"), 303)
 
 
-from portal.admin import tokens  # noqa: E402,F401  (registers the API token pages on bp)
+from portal.admin import failed_work, tokens  # noqa: E402,F401  (register their pages on bp)

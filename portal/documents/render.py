@@ -75,7 +75,7 @@ class _Worker:
         self.memory_mb = memory_mb
         self.jobs = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "portal.documents.worker", str(memory_mb)],
+            [sys.executable, "-m", "portal.documents.worker", str(memory_mb), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -236,7 +236,10 @@ def limits_for(app: Flask) -> Limits:
 
 def render_pdf(app: Flask, html: str, **job: Any) -> bytes:
     """Render `html` for `app`: exhibits come from its attachment store, styles from its static folder."""
-    store_root = str(Path(app.config["ATTACHMENTS_DIR"]).resolve())
+    store = app.extensions["attachments"]
+    for digest in job.get("allowed", ()):
+        store.path(digest)  # a remote store's exhibits are fetched here: the renderer itself fetches nothing
+    store_root = str(store.local_root.resolve())
     static_root = str(Path(app.static_folder or "static").resolve())
     limits = limits_for(app)
     return pool_for(limits.memory_mb).render(RenderJob(html, store_root, static_root, **job), limits)

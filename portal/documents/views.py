@@ -30,9 +30,10 @@ from portal.domain.attachments import StorageError, writing
 from portal.domain.enums import CaseType, Role
 from portal.domain.lookups import market_codes
 from portal.domain.models import Case, Dispute, Job, Market, Order
+from portal.domain.storage import ObjectStore
 from portal.errors import storage_message
 from portal.i18n import select_locale
-from portal.jobs import JobContext, Work, is_stale, start_job
+from portal.jobs import JobContext, is_stale, start_job
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render, wants_fragment
 
@@ -179,23 +180,28 @@ def _recent_exports() -> list[Job]:
     )
 
 
-def _export_work(exports_dir: Path, filter_params: dict[str, Any], user_id: int, lang: str) -> Work:
-    def work(context: JobContext) -> tuple[dict[str, Any], str]:
-        name = export_filename(context.job_id)
-        with writing("exports"):
-            summary = write_export(
-                context.app,
-                context.session,
-                ExportFilter.from_params(filter_params),
-                exports_dir / name,
-                context.progress,
-                actor_id=user_id,
-                lang=lang,
-                job_id=context.job_id,
-            )
-        return {**summary, "filename": name}, f"exports/{name}"
-
-    return work
+def export_work(context: JobContext) -> tuple[dict[str, Any], str]:
+    """The export job: on a second attempt it starts over and replaces the unfinished file."""
+    name = export_filename(context.job_id)
+    params = dict(context.params)
+    lang = params.pop("lang", "en")
+    out = Path(context.app.instance_path) / "exports" / name
+    with writing("exports"):
+        summary = write_export(
+            context.app,
+            context.session,
+            ExportFilter.from_params(params),
+            out,
+            context.progress,
+            actor_id=context.created_by_id,
+            lang=lang,
+            job_id=context.job_id,
+        )
+    exports: ObjectStore = context.app.extensions["exports"]
+    exports.put_file(name, out)  # into the shared store, so any web host can serve the download
+    if exports.local_path(name) != out.resolve():
+        out.unlink(missing_ok=True)
+    return {**summary, "filename": name}, f"exports/{name}"
 
 
 @bp.route("/audit/exports", methods=["GET", "POST"])
@@ -217,19 +223,8 @@ def exports() -> ResponseReturnValue:
         problem = _export_refused(session, count_export(session, case_filter))
         if problem is None:
             app = current_app._get_current_object()  # type: ignore[attr-defined]
-            job = start_job(
-                app,
-                session,
-                EXPORT_KIND,
-                case_filter.to_params(),
-                _export_work(
-                    Path(app.instance_path) / "exports",
-                    case_filter.to_params(),
-                    current_user.id,
-                    select_locale(),
-                ),
-                current_user,
-            )
+            params = {**case_filter.to_params(), "lang": select_locale()}
+            job = start_job(app, session, EXPORT_KIND, params, current_user)
             return redirect(url_for("documents.export_status", export_id=job.id), code=303)
         form.form_errors.append(problem)
     return render("documents/exports.html", status=422, form=form, jobs=_recent_exports(), is_stale=is_stale)
@@ -293,8 +288,12 @@ def export_download(export_id: int) -> ResponseReturnValue:
     job = _job_or_404(export_id)
     if job.status != "done" or not job.result_path:
         return redirect(url_for("documents.export_status", export_id=job.id))
-    root = (Path(current_app.instance_path) / "exports").resolve()
-    path = (Path(current_app.instance_path) / job.result_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    name = Path(job.result_path).name
+    exports: ObjectStore = current_app.extensions["exports"]
+    try:
+        stream = exports.open(name) if job.result_path == f"exports/{name}" else None
+    except ValueError:
+        stream = None
+    if stream is None:
         abort(410, description=_("The export file is gone; start the export again."))
-    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)
+    return send_file(stream, mimetype="application/zip", as_attachment=True, download_name=name)

@@ -6,9 +6,13 @@ Run as `python -m portal.documents.worker MEMORY_MB`.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
+import os
 import resource
+import signal
 import struct
 import sys
 from typing import Any, BinaryIO
@@ -68,8 +72,29 @@ def render(job: dict[str, Any]) -> bytes:
     )
 
 
+# prctl(2) option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the process that started us dies, even by SIGKILL mid-render (Linux).
+
+    Otherwise a renderer busy with a huge document outlives a killed worker until the render ends;
+    idle ones already stop when their stdin closes.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # not Linux: the closed stdin still ends an idle renderer
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before prctl took effect
+
+
 def main(argv: list[str]) -> int:
     memory_mb = int(argv[1]) if len(argv) > 1 else 0
+    if len(argv) > 2:
+        die_with_parent(int(argv[2]))
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

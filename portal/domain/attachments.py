@@ -1,4 +1,4 @@
-"""The attachment store: files on disk addressed by the SHA-256 of their bytes."""
+"""The attachment store: files addressed by the SHA-256 of their bytes, in the configured object store."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from portal.domain.models import Attachment
+from portal.domain.storage import DirectoryStore, LocalCache, ObjectStore
 from portal.domain.uploads import MAX_PIXELS
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -46,41 +47,62 @@ def writing(what: str) -> Iterator[None]:
 
 
 class AttachmentStore:
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    """Evidence files, product images and uploaded CSVs in an object store (see portal.domain.storage).
 
-    def path(self, sha256: str) -> Path:
+    Code that needs a file on disk (image checks, CSV parsing, the PDF renderer) asks `path()`: with a
+    local directory it is the stored file itself; with a remote store, a local copy fetched on first use.
+    """
+
+    def __init__(self, objects: str | Path | ObjectStore, cache_dir: str | Path | None = None) -> None:
+        if isinstance(objects, str | Path):
+            objects = DirectoryStore(objects)
+        self.objects: ObjectStore = objects
+        local = objects.local_path("")
+        self.local_root = local if local is not None else Path(cache_dir or tempfile.mkdtemp(prefix="store-"))
+        self.cache = LocalCache(objects, self.local_root)
+
+    @staticmethod
+    def key(sha256: str) -> str:
         if not _SHA256.match(sha256):
             raise ValueError("not a SHA-256 hex digest")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def path(self, sha256: str) -> Path:
+        """The file on this machine (fetched from a remote store if need be); it may not exist."""
+        key = self.key(sha256)
+        return self.cache.path(key) or self.local_root / key
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
 
     def put(self, data: bytes) -> str:
         """Store bytes once; writing the same content again is a no-op."""
         digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if target.exists():
+        key = self.key(digest)
+        # Ask the store itself: a local copy says nothing of whether the (shared) store has the file.
+        if self.objects.exists(key):
             return digest
         with writing("attachments"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside the target and rename, so a reader never sees half a file.
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            fd, tmp = tempfile.mkstemp(prefix=".incoming-")
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-                os.replace(tmp, target)
-            except BaseException:
+                self.objects.put_file(key, Path(tmp))
+                self.cache.keep(key, Path(tmp))
+            finally:
                 Path(tmp).unlink(missing_ok=True)
-                raise
         return digest
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
 
     def thumbnail(self, sha256: str, size: int = 192) -> Path | None:
-        """A small JPEG of a stored image, made once and kept beside the store; None if it is no image."""
-        target = self.root / "thumbs" / f"{size}" / sha256[:2] / f"{sha256}.jpg"
-        if target.exists():
-            return target
+        """A small JPEG of a stored image, made once and kept in the store; None if it is no image."""
+        self.key(sha256)
+        key = f"thumbs/{size}/{sha256[:2]}/{sha256}.jpg"
+        found = self.cache.path(key)
+        if found is not None:
+            return found
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -91,16 +113,18 @@ class AttachmentStore:
                 picture = image.convert("RGB")
         except (FileNotFoundError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
             return None
+        fd, tmp = tempfile.mkstemp(prefix=".thumb-", suffix=".jpg")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
             with os.fdopen(fd, "wb") as handle:
                 picture.save(handle, "JPEG", quality=80)
-            os.replace(tmp, target)
+            self.objects.put_file(key, Path(tmp))
+            self.cache.keep(key, Path(tmp))
         except OSError as error:
             log.error("could not write a thumbnail: %s", error)
             return None  # the page shows the file's name instead of a picture
-        return target
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return self.cache.path(key)
 
     def verify(self, sha256: str) -> bool:
         """Whether the stored file still hashes to its name."""

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import audit, carrier_updates, events
@@ -49,6 +49,7 @@ from portal.domain.models import (
     Case,
     CaseItem,
     ImportBatch,
+    Job,
     Market,
     Order,
     OrderItem,
@@ -238,7 +239,15 @@ def claim(session: Session, batch: ImportBatch) -> bool:
     """Mark the batch running unless it is running or done already (a second click does nothing)."""
     result = session.execute(
         update(ImportBatch)
-        .where(ImportBatch.id == batch.id, ImportBatch.status.in_(("uploaded", "invalid", "failed")))
+        .where(
+            ImportBatch.id == batch.id,
+            or_(
+                ImportBatch.status.in_(("uploaded", "invalid", "failed")),
+                # running, but its job gave up (its workers kept stopping): it may be started again
+                (ImportBatch.status == "running")
+                & ImportBatch.job_id.in_(select(Job.id).where(Job.status == "failed")),
+            ),
+        )
         .values(status="running", error_count=0, errors=[])
     )
     session.commit()

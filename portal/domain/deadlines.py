@@ -10,19 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain import audit, deadline_index
 from portal.domain.enums import DeadlineState
 from portal.domain.models import CaseEvent, Deadline, SchedulerHeartbeat
-from portal.domain.types import rowcount, utcnow
+from portal.domain.types import utcnow
+from portal.domain.work import claims
+from portal.domain.work.queues import DEADLINES
 from portal.supervision import Supervision
 
 # A deadline fired more than this after it was due is marked late (the scheduler was down or behind).
 LATE_AFTER = timedelta(minutes=1)
-RETRY_DELAY = timedelta(minutes=2)
-MAX_ATTEMPTS = 5
+# How many due deadlines one transaction claims and fires.
+BATCH = 500
 
 DeadlineEffect = Callable[[Session, Deadline, datetime], None]
 
@@ -60,85 +62,63 @@ class SweepResult:
     lag_seconds: float | None = None
 
 
-def _due_ids(session: Session, now: datetime, batch: int) -> list[int]:
-    query = (
-        select(Deadline.id)
-        .where(Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
-        .order_by(Deadline.due_at)
-        .limit(batch)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # Another scheduler working on the same rows skips them instead of waiting.
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+def _fire_batch(
+    factory: sessionmaker[Session], now: datetime, batch: int, effect: DeadlineEffect, result: SweepResult
+) -> int:
+    """Claim up to `batch` due deadlines and fire them in one transaction; returns how many were claimed.
 
-
-def _fire_one(session: Session, deadline_id: int, now: datetime, effect: DeadlineEffect) -> bool:
-    deadline = session.get(Deadline, deadline_id)
-    if deadline is None:
-        return False
-    claimed = rowcount(session.execute(
-        update(Deadline)
-        .where(Deadline.id == deadline_id, Deadline.state == DeadlineState.PENDING, Deadline.due_at <= now)
-        .values(
-            state=DeadlineState.FIRED,
-            fired_at=now,
-            attempts=Deadline.attempts + 1,
-            fired_late=(now - deadline.due_at) > LATE_AFTER,
+    Each effect runs in its own savepoint: one that fails is rolled back alone, and its deadline goes
+    back to pending with a backoff (or to failed, the dead letter) in the same transaction.
+    """
+    with factory() as session:
+        claimed = claims.claim(
+            session,
+            DEADLINES,
+            now,
+            batch,
+            values={
+                "state": DeadlineState.FIRED,
+                "fired_at": now,
+                "fired_late": Deadline.due_at < now - LATE_AFTER,
+            },
         )
-        .execution_options(synchronize_session=False)
-    ))
-    if claimed != 1:
-        return False  # someone else got there first, or it was cancelled meanwhile
-    deadline_index.refresh(session, [deadline.case_id])
-    session.refresh(deadline)
-    effect(session, deadline, now)
-    return True
-
-
-def _postpone(session: Session, deadline_id: int, now: datetime, error: str) -> None:
-    deadline = session.get(Deadline, deadline_id)
-    if deadline is None or deadline.state != DeadlineState.PENDING:
-        return
-    deadline.attempts += 1
-    deadline.last_error = error[-4000:]
-    if deadline.attempts >= MAX_ATTEMPTS:
-        deadline.state = DeadlineState.CANCELLED
-    else:
-        deadline.due_at = now + RETRY_DELAY * deadline.attempts
+        if not claimed:
+            session.rollback()
+            return 0
+        fired = select(Deadline).where(Deadline.id.in_(claimed)).order_by(Deadline.due_at)
+        rows = session.scalars(fired).all()
+        if result.lag_seconds is None:
+            result.lag_seconds = max(0.0, (now - rows[0].due_at).total_seconds())
+        case_ids = {row.case_id for row in rows}
+        for deadline in rows:
+            try:
+                with session.begin_nested():
+                    effect(session, deadline, now)
+            except Exception:
+                result.failures += 1
+                claims.fail(
+                    session, DEADLINES, deadline.id, now, traceback.format_exc(),
+                    holding=DeadlineState.FIRED, reset={"fired_at": None, "fired_late": False},
+                )
+            else:
+                result.processed += 1
+        deadline_index.refresh(session, case_ids)
+        session.commit()
+        return len(claimed)
 
 
 def sweep(
     factory: sessionmaker[Session],
     now: datetime | None = None,
-    batch: int = 500,
+    batch: int = BATCH,
     effect: DeadlineEffect = record_expiry,
 ) -> SweepResult:
-    """Fire every deadline that is due; each in its own transaction so one failure stops nothing else."""
+    """Fire every deadline that is due, `batch` to a transaction; a failing one stops nothing else."""
     now = now or utcnow()
     result = SweepResult()
-    while True:
-        with factory() as session:
-            ids = _due_ids(session, now, batch)
-            if not ids:
-                return result
-            oldest = session.scalar(select(Deadline.due_at).where(Deadline.id == ids[0]))
-            if oldest is not None and result.lag_seconds is None:
-                result.lag_seconds = max(0.0, (now - oldest).total_seconds())
-            session.rollback()  # release row locks taken while listing
-        for deadline_id in ids:
-            with factory() as session:
-                try:
-                    if _fire_one(session, deadline_id, now, effect):
-                        result.processed += 1
-                    session.commit()
-                except Exception:
-                    session.rollback()
-                    result.failures += 1
-                    _postpone(session, deadline_id, now, traceback.format_exc())
-                    session.commit()
-        if len(ids) < batch:
-            return result
+    while _fire_batch(factory, now, batch, effect, result) == batch:
+        pass
+    return result
 
 
 def beat(
@@ -202,7 +182,7 @@ class Health:
     fired_last_day: int
     late_last_day: int
     retrying: int  # failed at least once and will be tried again
-    given_up: int  # cancelled after MAX_ATTEMPTS failures
+    given_up: int  # failed too often: dead letters, waiting for an admin
 
     @property
     def alive(self) -> bool:
@@ -233,5 +213,5 @@ def health(session: Session, now: datetime, interval_seconds: float) -> Health:
         fired_last_day=count(fired, today),
         late_last_day=count(fired, Deadline.fired_late.is_(True), today),
         retrying=count(pending, Deadline.attempts > 0),
-        given_up=count(Deadline.state == DeadlineState.CANCELLED, Deadline.last_error.is_not(None)),
+        given_up=count(Deadline.state == DeadlineState.FAILED),
     )

@@ -213,7 +213,8 @@ class DeadlineState(enum.StrEnum):
     PENDING = "pending"
     PAUSED = "paused"
     FIRED = "fired"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # the case moved on: the deadline no longer applies
+    FAILED = "failed"  # its effect kept failing: given up, waiting for an admin (dead letter)
 
 
 class PolicyStatus(enum.StrEnum):

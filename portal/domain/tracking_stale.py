@@ -1,12 +1,18 @@
-"""Stale tracking: a parcel of an open case that has said nothing for days raises `tracking_stale`, once."""
+"""Stale tracking: a parcel of an open case that has said nothing for days raises `tracking_stale`, once.
+
+Finding a silent parcel queues a mark (one per silence); raising the event is work claimed from the
+marks like any other, retried with backoff and dead-lettered if it keeps failing.
+"""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain import events
@@ -14,6 +20,8 @@ from portal.domain.enums import OPEN_STATUSES, TrackingStatus
 from portal.domain.lifecycle import Actor, record
 from portal.domain.models import Case, Shipment, TrackingStaleMark
 from portal.domain.types import utcnow
+from portal.domain.work import claims
+from portal.domain.work.queues import TRACKING_STALE
 
 log = logging.getLogger("portal.tracking")
 
@@ -41,18 +49,35 @@ def stale_candidates(session: Session, cutoff: datetime) -> list[int]:
     return list(session.scalars(query))
 
 
-def _raise_for(session: Session, shipment: Shipment, days: float, now: datetime) -> bool:
-    since = last_sign_of_life(shipment)
-    seen = session.scalar(
-        select(TrackingStaleMark.id).where(
-            TrackingStaleMark.shipment_id == shipment.id, TrackingStaleMark.since == since
+def find_silent(session: Session, cutoff: datetime, now: datetime) -> int:
+    """Queue a mark for every silent parcel not marked for this silence yet; returns how many were new.
+
+    The mark is the claim on the episode: its (shipment, since) is unique, so a second scheduler finding
+    the same silence adds nothing (INSERT ... ON CONFLICT DO NOTHING). The caller commits.
+    """
+    ids = stale_candidates(session, cutoff)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = 0
+    for start in range(0, len(ids), 500):
+        shipments = session.scalars(select(Shipment).where(Shipment.id.in_(ids[start : start + 500])))
+        rows = [
+            {"shipment_id": s.id, "since": last_sign_of_life(s), "state": "pending", "attempts": 0,
+             "next_attempt_at": now, "raised_at": now}
+            for s in shipments
+        ]
+        statement = insert(TrackingStaleMark).values(rows).on_conflict_do_nothing(
+            index_elements=["shipment_id", "since"]
         )
-    )
-    if seen is not None:
+        added += len(session.scalars(statement.returning(TrackingStaleMark.id)).all())
+    return added
+
+
+def _raise_for(session: Session, mark: TrackingStaleMark, now: datetime) -> bool:
+    """Raise the event on the parcel's open cases; False when the parcel spoke again meanwhile."""
+    shipment = session.get(Shipment, mark.shipment_id)
+    if shipment is None or last_sign_of_life(shipment) != mark.since or shipment.status not in MOVING:
+        mark.state = "skipped"
         return False
-    # The mark is the claim: a second scheduler inserting the same one fails and leaves this episode alone.
-    session.add(TrackingStaleMark(shipment_id=shipment.id, since=since, raised_at=now))
-    session.flush()
     cases = session.scalars(
         select(Case)
         .where(Case.order_id == shipment.order_id, Case.status.in_(OPEN_STATUSES))
@@ -62,8 +87,8 @@ def _raise_for(session: Session, shipment: Shipment, days: float, now: datetime)
     details = {
         "tracking_number": shipment.tracking_number,
         "carrier": shipment.carrier,
-        "since": since.isoformat(timespec="seconds"),
-        "days": int((now - since).total_seconds() // 86400),
+        "since": mark.since.isoformat(timespec="seconds"),
+        "days": int((now - mark.since).total_seconds() // 86400),
     }
     for case in cases:
         record(session, case, actor, "tracking_stale", details, now=now)
@@ -71,25 +96,33 @@ def _raise_for(session: Session, shipment: Shipment, days: float, now: datetime)
     return True
 
 
+def raise_marked(factory: sessionmaker[Session], now: datetime, batch: int = 200) -> int:
+    """Raise the event for every queued mark, `batch` to a transaction; failures back off, then give up."""
+    raised = 0
+    while True:
+        with factory() as session:
+            claimed = {"state": "raised", "raised_at": now}
+            ids = claims.claim(session, TRACKING_STALE, now, batch, values=claimed)
+            for mark_id in ids:
+                mark = session.get(TrackingStaleMark, mark_id)
+                assert mark is not None
+                shipment_id = mark.shipment_id
+                try:
+                    with session.begin_nested():
+                        raised += _raise_for(session, mark, now)
+                except Exception:
+                    log.exception("tracking_stale for shipment %s failed", shipment_id)
+                    error = traceback.format_exc()
+                    claims.fail(session, TRACKING_STALE, mark_id, now, error, holding="raised")
+            session.commit()
+        if len(ids) < batch:
+            return raised
+
+
 def raise_stale(factory: sessionmaker[Session], days: float, now: datetime | None = None) -> int:
     """Raise `tracking_stale` for every parcel silent for `days`, once per silence; returns how many."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=days)
     with factory() as session:
-        ids = stale_candidates(session, cutoff)
-    raised = 0
-    for shipment_id in ids:
-        with factory() as session:
-            shipment = session.get(Shipment, shipment_id)
-            if shipment is None:
-                continue
-            try:
-                if _raise_for(session, shipment, days, now):
-                    session.commit()
-                    raised += 1
-            except IntegrityError:
-                session.rollback()
-            except Exception:
-                session.rollback()
-                log.exception("tracking_stale for shipment %s failed", shipment_id)
-    return raised
+        find_silent(session, now - timedelta(days=days), now)
+        session.commit()
+    return raise_marked(factory, now)

@@ -24,7 +24,7 @@ from portal.domain.enums import Role
 from portal.domain.lifecycle import Actor
 from portal.domain.models import ImportBatch, Job, Market, Shop, User
 from portal.imports.forms import UploadForm
-from portal.jobs import JobContext, Work, is_stale, start_job
+from portal.jobs import RETRYABLE, JobContext, LeaseLost, is_stale, start_job
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render
 
@@ -169,44 +169,54 @@ def batch(batch_id: int) -> ResponseReturnValue:
     return _show(_batch_or_404(batch_id))
 
 
-def _work(batch_id: int, user_id: int | None) -> Work:
-    def work(context: JobContext) -> dict[str, Any]:
-        store = context.app.extensions["attachments"]
-        with context.session() as session:
-            # Before the long transaction starts, so the progress page finds the job at once.
-            session.execute(
-                update(ImportBatch).where(ImportBatch.id == batch_id).values(job_id=context.job_id)
+def import_work(context: JobContext) -> None:
+    """The import job: all rows or none, committed together with the job's completion (so a worker
+    killed midway leaves nothing, and the attempt after it imports everything once)."""
+    batch_id = int(context.params["batch_id"])
+    store = context.app.extensions["attachments"]
+    with context.session() as session:
+        # Before the long transaction starts, so the progress page finds the job at once.
+        session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id)
+            .values(job_id=context.job_id, status="running")
+        )
+        session.commit()
+        batch = session.get(ImportBatch, batch_id)
+        if batch is None:
+            raise LookupError(f"import {batch_id} is gone")
+        user = session.get(User, context.created_by_id) if context.created_by_id else None
+        actor = Actor.person(user) if user else Actor.system("import")
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        try:
+            outcome = run_import(
+                session,
+                store,
+                batch,
+                actor,
+                lambda done, total: context.progress(done, total),
+                report_while_writing=not sqlite,
+            )
+            context.finish(
+                session,
+                {
+                    "status": batch.status,
+                    "created": outcome.created,
+                    "unchanged": outcome.unchanged,
+                    "skipped": outcome.skipped,
+                    "errors": outcome.error_count,
+                },
             )
             session.commit()
-            batch = session.get(ImportBatch, batch_id)
-            assert batch is not None
-            user = session.get(User, user_id) if user_id else None
-            actor = Actor.person(user) if user else Actor.system("import")
-            sqlite = session.get_bind().dialect.name == "sqlite"
-            try:
-                outcome = run_import(
-                    session,
-                    store,
-                    batch,
-                    actor,
-                    lambda done, total: context.progress(done, total),
-                    report_while_writing=not sqlite,
-                )
-                session.commit()
-            except Exception:
-                session.rollback()
-                session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(status="failed"))
-                session.commit()
-                raise
-            return {
-                "status": batch.status,
-                "created": outcome.created,
-                "unchanged": outcome.unchanged,
-                "skipped": outcome.skipped,
-                "errors": outcome.error_count,
-            }
-
-    return work
+        except (LeaseLost, *RETRYABLE):
+            # Another worker runs this import now, or the job will try again: it lands once, later.
+            session.rollback()
+            raise
+        except Exception:
+            session.rollback()
+            session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(status="failed"))
+            session.commit()
+            raise
 
 
 @bp.post("/<int:batch_id>/start")
@@ -231,7 +241,7 @@ def start(batch_id: int) -> ResponseReturnValue:
     if not claim(session, batch):
         return redirect(url_for("imports.batch", batch_id=batch.id), code=303)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    start_job(app, session, JOB_KIND, {"batch_id": batch.id}, _work(batch.id, current_user.id), current_user)
+    start_job(app, session, JOB_KIND, {"batch_id": batch.id}, current_user)
     return redirect(url_for("imports.batch", batch_id=batch.id), code=303)
 
 
@@ -241,7 +251,7 @@ def progress(batch_id: int) -> ResponseReturnValue:
     batch = _batch_or_404(batch_id)
     job = _job(batch)
     stale = bool(job and is_stale(job))
-    if batch.status != "running" or stale:
+    if batch.status != "running" or (job is not None and job.status == "failed"):
         # Finished: the whole page shows the result (or the errors) now.
         if request.htmx:
             return htmx_response("", 204, refresh=True)

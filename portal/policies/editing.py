@@ -131,7 +131,7 @@ def edit_submit(policy_id: int) -> ResponseReturnValue:
                            notice=_("Draft saved. Fix the errors before simulating it."))
         job = start_job(current_app._get_current_object(), session, SIMULATION_JOB,  # type: ignore[attr-defined]
                         {"policy_id": policy.id, "draft_id": draft.id, "days": days, "lang": ui_lang()},
-                        _simulation_work, current_user)
+                        current_user)
         return redirect(url_for("policies.simulation", policy_id=policy.id, job_id=job.id))
     if action == "review":
         return redirect(url_for("policies.publish", policy_id=policy.id))
@@ -256,7 +256,7 @@ def rollback(policy_id: int, number: int) -> ResponseReturnValue:
                   report=check_text(old.text, ui_lang()))
 
 
-def _simulation_work(context: JobContext) -> dict[str, Any]:
+def simulation_work(context: JobContext) -> dict[str, Any]:
     params = context.params
     with context.session() as session:
         policy = session.get(Policy, params["policy_id"])

@@ -10,6 +10,7 @@ from flask import Flask
 from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
+from portal.jobs import work_loop
 from support.app import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,19 +28,27 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 class LiveServer:
+    """The portal on a loopback port, with a background-job worker beside it (in production the
+    worker is its own process; here a thread of the test process stands in for it)."""
+
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stop_worker = threading.Event()
+        self._worker = threading.Thread(target=work_loop, args=(app, self._stop_worker, 0.1), daemon=True)
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
+        self._worker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+        self._stop_worker.set()
+        self._worker.join(timeout=30)
 
 
 def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:

@@ -2,9 +2,9 @@
 
 Approving, rejecting and refunding a case that came from the marketplace queues a command row in the
 same transaction as the decision (through the lifecycle hooks in portal.domain.hooks). The scheduler
-sends pending commands through the API client with exponential backoff; each command has its own
-idempotency key, so a retry after a timeout cannot act twice, and a command that was sent is never
-claimed again.
+sends pending commands through the API client under a lease, retried with the claim helper's backoff;
+each command has its own idempotency key, so a retry after a timeout cannot act twice, and a command
+that was sent is never claimed again.
 """
 
 from __future__ import annotations
@@ -15,23 +15,18 @@ import traceback
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain import hooks
 from portal.domain.enums import CaseStatus, RefundKind
 from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
 from portal.domain.models import Case, MarketplaceCommand, MarketplaceEntity, Message, Refund, ReturnShipment
-from portal.domain.types import rowcount, utcnow
-
-MAX_ATTEMPTS = 8
-FIRST_RETRY = timedelta(seconds=30)
-MAX_RETRY = timedelta(hours=1)
-# A claimed command not finished within this is claimed again (the sender died mid-call); the
-# idempotency key makes the repeat harmless.
-LEASE = timedelta(minutes=2)
+from portal.domain.types import utcnow
+from portal.domain.work import claims
+from portal.domain.work.queues import MARKETPLACE_COMMANDS
 
 _mirroring: ContextVar[bool] = ContextVar("marketplace_mirroring", default=False)
 
@@ -119,13 +114,6 @@ class SendResult:
     failed: int = 0
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        (MarketplaceCommand.state == "pending") & (MarketplaceCommand.next_attempt_at <= now),
-        (MarketplaceCommand.state == "sending") & (MarketplaceCommand.next_attempt_at <= now),
-    )
-
-
 def _send(client: MarketplaceClient, command: MarketplaceCommand) -> None:
     payload = command.payload
     if command.kind == "reject_return":
@@ -139,80 +127,47 @@ def _send(client: MarketplaceClient, command: MarketplaceCommand) -> None:
         client.approve_return(command.return_id, payload["decision"], command.idempotency_key, partial)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    return min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1))
-
-
 def send_pending(
     factory: sessionmaker[Session], client: MarketplaceClient, now: datetime | None = None, batch: int = 100
 ) -> SendResult:
-    """Send what is due. Each command is claimed with a conditional UPDATE, so no two senders send it."""
+    """Send what is due. Each command is claimed under a lease first, so no two senders send it."""
     now = now or utcnow()
     result = SendResult()
     with factory() as session:
-        query = (
-            select(MarketplaceCommand.id).where(_claimable(now)).order_by(MarketplaceCommand.id).limit(batch)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
-        session.rollback()
+        ids = claims.claim(session, MARKETPLACE_COMMANDS, now, batch)
+        session.commit()
     for command_id in ids:
         with factory() as session:
-            claimed = rowcount(session.execute(
-                update(MarketplaceCommand)
-                .where(MarketplaceCommand.id == command_id, _claimable(now))
-                .values(
-                    state="sending", attempts=MarketplaceCommand.attempts + 1, next_attempt_at=now + LEASE
-                )
-                .execution_options(synchronize_session=False)
-            ))
-            session.commit()
-            if claimed != 1:
-                continue
             command = session.get(MarketplaceCommand, command_id)
             assert command is not None
             try:
                 _send(client, command)
             except MarketplaceError as error:
-                _after_failure(session, command, now, str(error), error.retryable, result)
+                _after_failure(session, command_id, now, str(error), error.retryable, result)
                 continue
             except Exception:
-                _after_failure(session, command, now, traceback.format_exc(), True, result)
+                _after_failure(session, command_id, now, traceback.format_exc(), True, result)
                 continue
-            command.state = "sent"
-            command.sent_at = utcnow()
-            command.last_error = None
+            claims.complete(session, MARKETPLACE_COMMANDS, command_id, {"state": "sent", "sent_at": utcnow()})
             session.commit()
             result.sent += 1
     return result
 
 
 def _after_failure(
-    session: Session,
-    command: MarketplaceCommand,
-    now: datetime,
-    error: str,
-    retryable: bool,
-    result: SendResult,
+    session: Session, command_id: int, now: datetime, error: str, retryable: bool, result: SendResult
 ) -> None:
-    command.last_error = error[-2000:]
-    if retryable and command.attempts < MAX_ATTEMPTS:
-        command.state = "pending"
-        command.next_attempt_at = now + retry_delay(command.attempts)
-        result.retried += 1
-    else:
-        command.state = "failed"
-        result.failed += 1
+    session.rollback()
+    failure = claims.fail(session, MARKETPLACE_COMMANDS, command_id, now, error, retryable)
     session.commit()
+    if failure is None:
+        return
+    if failure.dead:
+        result.failed += 1
+    else:
+        result.retried += 1
 
 
 def retry_command(session: Session, command_id: int) -> bool:
     """Put a failed command back in the queue (an admin asked); True when it was failed."""
-    changed = rowcount(session.execute(
-        update(MarketplaceCommand)
-        .where(MarketplaceCommand.id == command_id, MarketplaceCommand.state == "failed")
-        .values(state="pending", next_attempt_at=utcnow(), attempts=0)
-        .execution_options(synchronize_session=False)
-    ))
-    return changed == 1
+    return claims.retry(session, MARKETPLACE_COMMANDS, command_id)

@@ -43,11 +43,20 @@ class TrackingStaleMark(Base):
     """
 
     __tablename__ = "tracking_stale_marks"
-    __table_args__ = (UniqueConstraint("shipment_id", "since"),)
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "since"),
+        Index("ix_tracking_stale_marks_state_next", "state", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
     since: Mapped[datetime]
+    # pending (found silent, event not raised yet) → raised | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="raised")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # When the mark was found; once raised, when the event was raised.
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     shipment: Mapped[Shipment] = relationship()

@@ -9,16 +9,23 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.domain.models.base import Base, CreatedAt
+from portal.domain.types import utcnow
 
 
 class Job(CreatedAt, Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_kind_created", "kind", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_kind_created", "kind", "created_at"),
+        Index("ix_jobs_status_due", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    # queued, running, done or failed
+    # queued → running (a worker holds it under a lease) → done | failed (dead letter)
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # When a worker may next take the job; while running, when its worker's lease runs out.
+    due_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int | None]
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,7 +1,7 @@
 """Scheduler restarts: how often the launcher restarted a scheduler, and how its last run ended.
 
-Revision ID: none
-Revises: 0015
+Revision ID: 0016
+Revises: 0014
 Create Date: 2026-11-30 08:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "none"
-down_revision = "0015"
+revision = "0016"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

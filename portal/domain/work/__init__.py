@@ -1,0 +1,1 @@
+"""Stored work: claiming rows, retrying them with backoff, dead letters, and durable background jobs."""
