@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain.models import Job, User
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
 from portal.domain.work import claims
 from portal.domain.work.queues import JOBS
 
@@ -84,13 +84,13 @@ class JobContext:
     def finish(self, session: Session, result: dict[str, Any], path: str | None = None) -> None:
         """Mark the job done inside the caller's transaction, so the work and its completion commit
         together; raises LeaseLost (roll back!) when another worker has taken the job meanwhile."""
-        done = session.execute(
+        done = rowcount(session.execute(
             update(Job)
             .where(self._mine())
             .values(status="done", result=result, result_path=path, finished_at=utcnow(), error=None,
                     progress_done=func.coalesce(Job.progress_total, Job.progress_done))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         if done != 1:
             raise LeaseLost(f"job {self.job_id} attempt {self.attempt} is no longer this worker's")
 

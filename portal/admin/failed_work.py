@@ -101,7 +101,7 @@ def _case_numbers(rows: list[FailedRow]) -> dict[int, str]:
 def _page(status: int = 200, problem: str | None = None, confirm: list[FailedRow] | None = None,
           selected: set[str] | None = None) -> ResponseReturnValue:
     session = db_session()
-    sections = [
+    sections: list[dict[str, Any]] = [
         {"kind": kind, "count": claims.count_dead(session, kind.queue), "rows": _rows(kind)} for kind in KINDS
     ]
     every_row = [row for section in sections for row in section["rows"]] + (confirm or [])

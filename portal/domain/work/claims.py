@@ -63,7 +63,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from portal.domain.types import utcnow
+from portal.domain.types import rowcount, utcnow
 
 # Errors are kept to this many characters (the end of a traceback says the most).
 ERROR_CHARS = 4000
@@ -114,8 +114,9 @@ class WorkQueue:
     where: tuple[ColumnElement[bool], ...] = field(default_factory=tuple)
 
     @property
-    def id(self) -> InstrumentedAttribute[int]:
-        return self.model.id  # type: ignore[no-any-return]
+    def id(self) -> Any:
+        """The table's id column (typed loosely: each model's own)."""
+        return self.model.id
 
     def claimable(self, now: datetime) -> ColumnElement[bool]:
         """Due and waiting, or leased with the lease run out (its worker died)."""
@@ -207,12 +208,12 @@ def give_up_on_lost_leases(session: Session, queue: WorkQueue, now: datetime) ->
         *queue.where,
     )
     message = f"gave up: its worker stopped during each of {queue.backoff.max_attempts} attempts"
-    return session.execute(
+    return rowcount(session.execute(
         update(queue.model)
         .where(lost)
         .values({queue.state.key: queue.failed, queue.last_error.key: message})
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
 
 
 def renew(
@@ -222,12 +223,12 @@ def renew(
     if queue.leased is None:
         raise ValueError(f"{queue.kind} rows are not leased")
     now = now or utcnow()
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(queue.model)
         .where(_held(queue, row_id, queue.leased, attempt))
         .values({queue.due.key: now + queue.lease})
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return changed == 1
 
 
@@ -240,12 +241,12 @@ def complete(
         raise ValueError(f"{queue.kind} rows are finished by claim() itself")
     if queue.state.key not in values:
         raise ValueError("complete() must say the state the row moves to")
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(queue.model)
         .where(_held(queue, row_id, queue.leased, attempt))
         .values({**values, queue.last_error.key: None})
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return changed == 1
 
 
@@ -313,12 +314,12 @@ def fail(
 
 def retry(session: Session, queue: WorkQueue, row_id: int, now: datetime | None = None) -> bool:
     """Put a dead letter back in the queue with a fresh count of attempts; False if it was not dead."""
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(queue.model)
         .where(queue.id == row_id, queue.state == queue.failed)
         .values({queue.state.key: queue.ready, queue.due.key: now or utcnow(), queue.attempts.key: 0})
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return changed == 1
 
 
