@@ -24,7 +24,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("external_id", sa.String(length=128), nullable=True))
         batch.add_column(sa.Column("subject", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("next_attempt_at", TZ, nullable=True))
-        batch.add_column(sa.Column("lease_until", TZ, nullable=True))
         batch.add_column(sa.Column("delivered_at", TZ, nullable=True))
         batch.add_column(sa.Column("read_at", TZ, nullable=True))
         batch.add_column(sa.Column("seen_at", TZ, nullable=True))
@@ -109,7 +108,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("uq_messages_channel_external_id"), type_="unique")
         batch.drop_constraint(op.f("uq_messages_idempotency_key"), type_="unique")
         for column in (
-            "seen_at", "read_at", "delivered_at", "lease_until", "next_attempt_at", "subject", "external_id",
+            "seen_at", "read_at", "delivered_at", "next_attempt_at", "subject", "external_id",
             "idempotency_key",
         ):
             batch.drop_column(column)

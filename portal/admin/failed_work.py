@@ -18,7 +18,15 @@ from portal.admin.views import bp
 from portal.db import db_session
 from portal.domain import audit
 from portal.domain.enums import Role
-from portal.domain.models import Case, Deadline, Job, MarketplaceCommand, MarketplaceEvent, TrackingStaleMark
+from portal.domain.models import (
+    Case,
+    Deadline,
+    Job,
+    MarketplaceCommand,
+    MarketplaceEvent,
+    Message,
+    TrackingStaleMark,
+)
 from portal.domain.work import claims
 from portal.domain.work.queues import BY_KIND, WorkQueue
 from portal.rendering import render
@@ -58,6 +66,10 @@ def _mark(row: TrackingStaleMark) -> tuple[str, int | None]:
     return _("Silent parcel %(number)s", number=row.shipment.tracking_number), None
 
 
+def _message(row: Message) -> tuple[str, int | None]:
+    return _("Message to the buyer (%(channel)s)", channel=row.channel), row.case_id
+
+
 def _job(row: Job) -> tuple[str, int | None]:
     return _("Background job %(id)s (%(kind)s)", id=row.id, kind=row.kind), None
 
@@ -75,6 +87,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(BY_KIND["marketplace_commands"], _l("Decisions sent to the marketplace"), _command),
     Kind(BY_KIND["tracking_stale"], _l("Stale tracking alerts"), _mark),
     Kind(BY_KIND["jobs"], _l("Background jobs"), _job),
+    Kind(BY_KIND["buyer_messages"], _l("Messages to buyers"), _message),
 )
 _BY_KIND = {kind.queue.kind: kind for kind in KINDS}
 

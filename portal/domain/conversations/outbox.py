@@ -1,78 +1,40 @@
 """The outbox: queued buyer messages claimed in batches, sent outside any transaction, each exactly once.
 
-A dispatcher claims due messages with one conditional UPDATE (a lease: status `sending` until
-`lease_until`), so two scheduler processes never take the same message. It reads what it needs,
-commits, sends through the chosen channel with no transaction open, then records every outcome of
-the batch in one short transaction. A failure is retried with exponential backoff and jitter; after
-the last attempt the message is failed for good and its case comes back to an agent with the reason.
-A dispatcher that dies mid-batch leaves leases that run out; the messages are then claimed again,
-and their idempotency keys stop the marketplace (and the buyer's mail program, through the
-Message-ID) from taking them twice.
+Buyer messages are one kind of stored work (`portal.domain.work.queues.BUYER_MESSAGES`): a dispatcher
+leases due messages with the one claim helper (state `sending` until the lease runs out), so two
+scheduler processes never take the same message. It reads what it needs, commits, sends through the
+chosen channel with no transaction open, then records every outcome of the batch in one short
+transaction. A failure backs off with jitter (`claims.fail`); after the last attempt the message is
+failed for good and its case comes back to an agent with the reason. A dispatcher that dies mid-batch
+leaves leases that run out; the messages are then claimed again, and their idempotency keys stop the
+marketplace (and the buyer's mail program, through the Message-ID) from taking them twice.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from portal.domain.attachments import AttachmentStore
 from portal.domain.conversations.channels import Delivery, DeliveryError, Outgoing, Router
-from portal.domain.enums import MessageDirection, MessageStatus
+from portal.domain.enums import MessageStatus
 from portal.domain.lifecycle import Actor, record
 from portal.domain.models import Buyer, Case, Message
 from portal.domain.types import utcnow
+from portal.domain.work import claims
+from portal.domain.work.queues import BUYER_MESSAGES
 
-MAX_ATTEMPTS = 6
-LEASE = timedelta(minutes=2)
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=1)
+MAX_ATTEMPTS = BUYER_MESSAGES.backoff.max_attempts
+BACKOFF_CAP = BUYER_MESSAGES.backoff.cap
 OUTBOX = Actor.system("outbox")
-
-
-def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    """How long to wait after the `attempts`-th failure: doubling from 30 s, capped at an hour, with full
-    jitter (a random share of it), so many failed messages do not all come back in the same second."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
-    share = (rng or random).uniform(0.5, 1.0)
-    return timedelta(seconds=ceiling.total_seconds() * share)
-
-
-def _due(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        and_(
-            Message.status == MessageStatus.QUEUED,
-            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-        ),
-        and_(Message.status == MessageStatus.SENDING, Message.lease_until < now),
-    )
 
 
 def claim(session: Session, batch: int, now: datetime) -> list[int]:
     """Lease up to `batch` due outbound messages to this dispatcher; returns their ids."""
-    candidates = (
-        select(Message.id)
-        .where(Message.direction == MessageDirection.OUTBOUND, _due(now))
-        .order_by(Message.next_attempt_at, Message.id)
-        .limit(batch)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(session.scalars(candidates))
-    if not ids:
-        return []
-    # The conditions again in the UPDATE: another dispatcher may have claimed some in between (SQLite).
-    claimed = session.scalars(
-        update(Message)
-        .where(Message.id.in_(ids), _due(now))
-        .values(status=MessageStatus.SENDING, lease_until=now + LEASE, attempts=Message.attempts + 1)
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return sorted(claimed)
+    return claims.claim(session, BUYER_MESSAGES, now, batch)
 
 
 def _outgoing(message: Message, store: AttachmentStore | None) -> Outgoing:
@@ -185,7 +147,6 @@ def _record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
         if message is None or message.status != MessageStatus.SENDING:
             continue
         message.channel = outcome.channel
-        message.lease_until = None
         if outcome.delivery is not None:
             delivery = outcome.delivery
             message.status = delivery.state
@@ -196,15 +157,17 @@ def _record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
                 message.delivered_at = now
             if delivery.conversation_id and not message.case.buyer.conversation_id:
                 message.case.buyer.conversation_id = delivery.conversation_id
+            if message.case.delivery_problem:
+                message.case.delivery_problem = None  # retried (here or on Failed work) and delivered
             sent += 1
             continue
         error = outcome.error or DeliveryError("unknown failure")
-        message.last_error = error.reason
-        if error.retryable and message.attempts < MAX_ATTEMPTS:
-            message.status = MessageStatus.QUEUED
-            message.next_attempt_at = now + backoff(message.attempts)
+        failure = claims.fail(
+            session, BUYER_MESSAGES, message.id, now, error.reason, retryable=error.retryable,
+            attempt=message.attempts,
+        )
+        if failure is None or failure.retry_at is not None:
             continue
-        message.status = MessageStatus.FAILED
         case = message.case
         case.delivery_problem = error.reason[:300]
         record(session, case, OUTBOX, "message_failed", {"message_id": message.id, "reason": error.reason})
@@ -212,13 +175,10 @@ def _record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
 
 
 def retry(session: Session, message: Message, now: datetime | None = None) -> bool:
-    """Queue a failed message again (an agent's retry); False when it is not failed."""
-    if message.status != MessageStatus.FAILED:
+    """Queue a failed message again (an agent's or an admin's retry); False when it is not failed."""
+    if not claims.retry(session, BUYER_MESSAGES, message.id, now):
         return False
-    message.status = MessageStatus.QUEUED
-    message.attempts = 0
-    message.next_attempt_at = now or utcnow()
+    session.refresh(message)
     if message.case.delivery_problem:
         message.case.delivery_problem = None
     return True
-

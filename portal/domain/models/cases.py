@@ -275,8 +275,8 @@ class Message(CreatedAt, Base):
     # The channel's own id: the marketplace's message id, or the e-mail's Message-ID.
     external_id: Mapped[str | None] = mapped_column(String(128))
     subject: Mapped[str | None] = mapped_column(String(200))
+    # When the message is next due: queued, its next attempt; sending, the end of the dispatcher's lease.
     next_attempt_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     # When an agent first saw an inbound message on the case page.

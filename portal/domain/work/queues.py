@@ -8,8 +8,15 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from portal.domain.enums import DeadlineState
-from portal.domain.models import Deadline, Job, MarketplaceCommand, MarketplaceEvent, TrackingStaleMark
+from portal.domain.enums import DeadlineState, MessageDirection, MessageStatus
+from portal.domain.models import (
+    Deadline,
+    Job,
+    MarketplaceCommand,
+    MarketplaceEvent,
+    Message,
+    TrackingStaleMark,
+)
 from portal.domain.work.claims import Backoff, WorkQueue
 
 # A deadline's effect is the portal's own database work: a failure is usually a bug or a policy that
@@ -77,5 +84,24 @@ JOBS = WorkQueue(
     backoff=Backoff(first=timedelta(seconds=10), cap=timedelta(minutes=5), max_attempts=3),
 )
 
-ALL: tuple[WorkQueue, ...] = (DEADLINES, MARKETPLACE_INBOX, MARKETPLACE_COMMANDS, TRACKING_STALE, JOBS)
+# Buyer messages leave the portal (SMTP, the marketplace's chat): held under a lease and sent with an
+# idempotency key, so a repeat after a lost lease is recognisable as the same message.
+BUYER_MESSAGES = WorkQueue(
+    kind="buyer_messages",
+    model=Message,
+    state=Message.status,
+    due=Message.next_attempt_at,
+    attempts=Message.attempts,
+    last_error=Message.last_error,
+    ready=MessageStatus.QUEUED,
+    failed=MessageStatus.FAILED,
+    leased=MessageStatus.SENDING,
+    lease=timedelta(minutes=2),
+    backoff=Backoff(first=timedelta(seconds=30), cap=timedelta(hours=1), max_attempts=6),
+    where=(Message.direction == MessageDirection.OUTBOUND,),
+)
+
+ALL: tuple[WorkQueue, ...] = (
+    DEADLINES, MARKETPLACE_INBOX, MARKETPLACE_COMMANDS, TRACKING_STALE, JOBS, BUYER_MESSAGES
+)
 BY_KIND: dict[str, WorkQueue] = {queue.kind: queue for queue in ALL}
