@@ -5,9 +5,11 @@ Run by hand:  .venv/bin/python benchmarks/audit_bench.py [--entries 1000000] [--
 1. Fills a fresh PostgreSQL database (a throwaway cluster, as the tests start one) with ENTRIES audit
    entries, sequences them into the Merkle tree and signs a checkpoint (sequencer throughput), then times
    `audit verify` over the whole log: every row re-hashed and the tree recomputed against the checkpoint.
-2. Starts WRITERS processes that each append WRITES entries, one entry per transaction (the way sign-ins
-   and case notes write), while two sequencer processes run side by side as two schedulers would.
-   Prints the writers' combined rate, how many writes failed (none may), and the sequencer's lag.
+2. Starts WRITERS processes that each append WRITES entries, one per transaction (the way a sign-in
+   writes) and then ten per transaction, while two sequencer processes run every second side by side as
+   two schedulers would. Prints the writers' combined rate, how many transactions failed (none may) and
+   the sequencer's lag. Two controls run the same way: plain rows with no audit log at all (what this
+   machine can do), and rows chained like the old audit log (advisory lock, read the head, link to it).
 3. Renders a typical evidence pack (a case with photos, a video and its audit trail) against that tree and
    times `verify-pack` on it, which reads only the PDF and the public key.
 Targets (issue 15): writers >= 2,000 entries/s; verify-pack < 1 s; audit verify of 1,000,000 < 60 s.
@@ -16,12 +18,16 @@ Targets (issue 15): writers >= 2,000 entries/s; verify-pack < 1 s; audit verify 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from portal import migrate  # noqa: E402
 from portal.db import make_engine  # noqa: E402
@@ -58,6 +64,11 @@ def fill(url: str, count: int) -> None:
     engine.dispose()
 
 
+def load() -> str:
+    """The machine's load average: on a shared machine, figures are only comparable with it."""
+    return f" [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]"
+
+
 def scalar(url: str, sql: str) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -66,50 +77,77 @@ def scalar(url: str, sql: str) -> int:
     return int(value or 0)
 
 
-def _writer(url: str, number: int, writes: int, start: object, out: object) -> None:
+CONTROL_TABLES = """
+CREATE TABLE IF NOT EXISTS bench_plain (id bigserial PRIMARY KEY, body text NOT NULL);
+CREATE TABLE IF NOT EXISTS bench_chain (id bigserial PRIMARY KEY, body text NOT NULL,
+                                        prev_hash text UNIQUE NOT NULL, hash text UNIQUE NOT NULL);
+"""
+
+
+def _write_one(mode: str, session: Session, number: int, i: int) -> None:
     from portal.domain import audit
 
-    engine = make_engine(url, pool_size=1)
+    body = {"kind": "note_added", "note": f"writer {number} note {i}"}
+    if mode == "audit":
+        audit.record(
+            session,
+            "case.note_added",
+            "case",
+            f"AS-{number}-{i}",
+            body,
+            actor_label=f"writer{number}@example.test",
+        )
+    elif mode == "plain":  # control: the same transaction writing an ordinary row, no audit log at all
+        session.execute(text("INSERT INTO bench_plain (body) VALUES (:b)"), {"b": json.dumps(body)})
+    else:  # control: the old hash chain (advisory lock to commit, read the head, link to it)
+        session.execute(text("SELECT pg_advisory_xact_lock(7220415)"))
+        prev = session.scalar(text("SELECT hash FROM bench_chain ORDER BY id DESC LIMIT 1")) or "0" * 64
+        digest = hashlib.sha256((prev + json.dumps(body)).encode()).hexdigest()
+        session.execute(
+            text("INSERT INTO bench_chain (body, prev_hash, hash) VALUES (:b, :p, :h)"),
+            {"b": json.dumps(body), "p": prev, "h": digest},
+        )
+
+
+def _writer(url: str, mode: str, number: int, writes: int, per_txn: int, start: Any, out: Any) -> None:
+    engine = make_engine(url, pool_size=1)  # the portal's own engine settings
     factory = sessionmaker(engine, expire_on_commit=False)
     failures = 0
     latencies = []
-    start.wait()  # type: ignore[attr-defined]
+    start.wait()
     began = time.perf_counter()
-    for i in range(writes):
+    for first in range(0, writes, per_txn):
         t = time.perf_counter()
         try:
             with factory() as session:
-                audit.record(
-                    session,
-                    "case.note_added",
-                    "case",
-                    f"AS-{number}-{i}",
-                    {"kind": "note_added", "note": f"writer {number} note {i}"},
-                    actor_label=f"writer{number}@example.test",
-                )
+                for i in range(first, min(first + per_txn, writes)):
+                    _write_one(mode, session, number, i)
                 session.commit()
         except Exception:  # noqa: BLE001  (counted: the target is zero)
             failures += 1
         latencies.append(time.perf_counter() - t)
-    out.put((number, began, time.perf_counter(), failures, latencies))  # type: ignore[attr-defined]
+    out.put((number, began, time.perf_counter(), failures, latencies))
     engine.dispose()
 
 
-def _sequencer(url: str, key_text: str, stop: object) -> None:
+def _sequencer(url: str, key_text: str, stop: Any) -> None:
+    """As in a scheduler process: sequence every second."""
     engine = make_engine(url, pool_size=2)
     factory = sessionmaker(engine, expire_on_commit=False)
     signer = signer_from_text(key_text)
-    while not stop.is_set():  # type: ignore[attr-defined]
-        if sequence(factory, signer).sequenced == 0:
-            time.sleep(0.2)
+    while not stop.wait(1.0):
+        sequence(factory, signer)
     engine.dispose()
 
 
-def writers_phase(url: str, key_text: str, writers: int, writes: int) -> None:
+def writers_phase(url: str, key_text: str, writers: int, writes: int, per_txn: int, mode: str) -> None:
     context = multiprocessing.get_context("fork")
     start, stop, out = context.Event(), context.Event(), context.Queue()
     sequencers = [context.Process(target=_sequencer, args=(url, key_text, stop)) for _ in range(2)]
-    procs = [context.Process(target=_writer, args=(url, n, writes, start, out)) for n in range(writers)]
+    procs = [
+        context.Process(target=_writer, args=(url, mode, n, writes, per_txn, start, out))
+        for n in range(writers)
+    ]
     for p in sequencers + procs:
         p.start()
     time.sleep(1.0)  # every writer connected and waiting
@@ -130,14 +168,18 @@ def writers_phase(url: str, key_text: str, writers: int, writes: int) -> None:
     stop.set()
     for p in sequencers:
         p.join(timeout=60)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    what = {
+        "audit": "audit entries",
+        "plain": "plain rows (control, no audit log)",
+        "chain": "hash-chained rows (control, the old design)",
+    }[mode]
     print(
-        f"  {writers} writer processes, one entry per transaction, two sequencers running: "
-        f"{total:,} entries in {elapsed:.2f}s = {total / elapsed:,.0f} entries/s; failed writes: {failures}"
-    )
-    print(
-        f"  write latency p50 {statistics.median(latencies) * 1000:.2f} ms, "
-        f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.2f} ms; "
-        f"sequencer caught up {drain:.2f}s after the last write"
+        f"  {writers} writers x {writes:,} {what}, {per_txn} per transaction: {total:,} in {elapsed:.2f}s = "
+        f"{total / elapsed:,.0f}/s; failed transactions: {failures}; transaction latency p50 "
+        f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+        + (f"; sequencer caught up {drain:.2f}s after the last write" if mode == "audit" else "")
+        + load()
     )
 
 
@@ -189,6 +231,13 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--writes", type=int, default=5_000, help="entries each writer appends")
+    parser.add_argument(
+        "--per-transaction",
+        type=int,
+        nargs="+",
+        default=[1, 10],
+        help="entries per writer transaction, one run each",
+    )
     options = parser.parse_args()
     from support.postgres import PostgresCluster
 
@@ -222,30 +271,40 @@ def main() -> None:
         with engine.connect() as conn:
             conn.execute(text("ANALYZE"))
         with factory() as session:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = verify_log(session, signer.public_key)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert report.ok, report.problems
         print(
             f"  audit verify: {report.entries:,} entries re-hashed and checked against the checkpoint of "
-            f"{report.tree_size:,} in {elapsed:.1f}s"
+            f"{report.tree_size:,} in {elapsed:.1f}s ({cpu:.1f}s CPU in this process){load()}"
         )
         engine.dispose()
 
-        writers_phase(url, key_text, options.writers, options.writes)
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(CONTROL_TABLES)
+        engine.dispose()
+        print(
+            f"{options.writers} concurrent writer processes, two sequencers running as two schedulers would:"
+        )
+        for per_txn in options.per_transaction:
+            writers_phase(url, key_text, options.writers, options.writes, per_txn, "audit")
+        writers_phase(url, key_text, options.writers, options.writes, 1, "plain")
+        writers_phase(url, key_text, options.writers, min(options.writes, 1_000), 1, "chain")
         pack_phase(url, key_text, workdir)
         with make_engine(url).connect() as conn:
             total = conn.scalar(text("SELECT count(*) FROM audit_tree_leaves"))
         engine = make_engine(url)
         with sessionmaker(engine)() as session:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = verify_log(session, signer.public_key)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()
         assert report.ok, report.problems
         print(
             f"  audit verify again: {report.entries:,} entries, {report.checkpoints:,} checkpoints "
-            f"(tree of {total:,}) in {elapsed:.1f}s"
+            f"(tree of {total:,}) in {elapsed:.1f}s ({cpu:.1f}s CPU){load()}"
         )
     finally:
         cluster.stop()

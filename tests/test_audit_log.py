@@ -24,12 +24,12 @@ from portal.domain.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditNo
 
 
 def _append(db: Session, n: int, start: int = 0) -> list[AuditEntry]:
-    entries = [
+    ids = [
         audit.record(db, "case.updated", "case", i, {"amount": Decimal("12.50"), "note": "退款 ok"})
         for i in range(start, start + n)
     ]
     db.commit()
-    return entries
+    return [db.get(AuditEntry, entry_id) for entry_id in ids]
 
 
 def _positions(db: Session) -> dict[int, int]:
@@ -440,3 +440,20 @@ def test_health_page_shows_the_sequencer_lag(
     html = admin.get("/admin/scheduler").get_data(as_text=True)
     section = html[html.index('id="audit-sequencer"') :]
     assert "none" in section[:1200] and "2 entries" in section  # the admin's sign-in, and the old entry
+
+
+def test_verification_in_several_processes_finds_the_same(
+    app: Flask, db: Session, sealed: list[AuditEntry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_tree, "SEGMENT", 3)  # eight entries: three segments
+    with app.extensions["database"].session() as session:
+        report = audit_tree.verify_log(session, public_key(app.config), workers=2)
+    assert report.ok and report.entries == 8 and report.checkpoints == 2, problems(report)
+    with unguarded(db) as conn:
+        conn.execute(text("UPDATE audit_log SET entity_id = 'x' WHERE id = :id"), {"id": sealed[4].id})
+        conn.execute(text("DELETE FROM audit_tree_leaves WHERE position = 7"))
+    with app.extensions["database"].session() as session:
+        report = audit_tree.verify_log(session, public_key(app.config), workers=2)
+    assert not report.ok and report.first_bad_position == 4
+    assert "at position 4 was changed" in problems(report)
+    assert "The log ends after 7 entries but a checkpoint covers 8" in problems(report)

@@ -70,14 +70,20 @@ def _outside_checkpoints(paths: tuple[Path, ...]) -> list[Checkpoint]:
     help="A checkpoint kept outside the portal (an evidence pack, or its checkpoint as JSON): the log "
     "must still hold the tree it signed. Repeatable.",
 )
-def verify(kept: tuple[Path, ...]) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that re-hash the log (default: one per core for a large log).",
+)
+def verify(kept: tuple[Path, ...], workers: int | None) -> None:
     """Check the whole log against its signed checkpoints; exit 1 if anything was changed."""
     from portal.db import get_db
-    from portal.domain.audit_tree import verify_log
+    from portal.domain.audit_tree import default_workers, verify_log
 
     outside = _outside_checkpoints(kept)
     with get_db().session() as session:
-        report = verify_log(session, public_key(), outside)
+        report = verify_log(session, public_key(), outside, workers=workers or default_workers(session))
     waiting = []
     if report.unsequenced:
         waiting.append(f"{report.unsequenced} newer entries are not sequenced yet")

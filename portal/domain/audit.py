@@ -13,6 +13,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from portal.domain.models import AuditEntry, User
@@ -40,24 +41,26 @@ def record(
     details: dict[str, Any] | None = None,
     actor: User | None = None,
     actor_label: str | None = None,
-) -> AuditEntry:
-    """Append one entry; it becomes permanent when the caller's transaction commits.
+) -> int:
+    """Append one entry and return its id; it becomes permanent when the caller's transaction commits.
 
     One INSERT and nothing else: the database queues the entry for the sequencer (a trigger adds its
-    audit_pending row), so writers never read, lock or wait for anything another writer touches.
+    audit_pending row), so writers never read, lock or wait for anything another writer touches. The
+    session is flushed first, as it always was, so the rows the entry talks about exist.
     """
-    entry = AuditEntry(
-        occurred_at=utcnow(),
-        actor_id=actor.id if actor else None,
-        actor_label=actor_label or (actor.email if actor else "system"),
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        details=canonical_details(details or {}),
-    )
-    session.add(entry)
     session.flush()
-    return entry
+    return session.execute(
+        insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id),
+        {
+            "occurred_at": utcnow(),
+            "actor_id": actor.id if actor else None,
+            "actor_label": actor_label or (actor.email if actor else "system"),
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "details": canonical_details(details or {}),
+        },
+    ).scalar_one()
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

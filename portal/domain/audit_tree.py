@@ -15,15 +15,21 @@ the race updates nothing, rolls back and reads again. Writers never touch that r
 from __future__ import annotations
 
 import base64
+import json
+import multiprocessing
+import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from portal.domain import merkle
 from portal.domain.audit import leaf_bytes
@@ -40,9 +46,13 @@ from portal.domain.types import N_, utcnow
 
 STATE_ID = 1
 BATCH = 2000
+SEGMENT = 100_000  # positions re-hashed per task when `audit verify` runs in several processes
 _CHUNK = 500  # bound parameters per IN list
 
 SessionFactory = Callable[[], Session]
+# A re-hashed range of the log: positions (array of int64, as bytes), their leaf hashes (32 bytes each)
+# and the problems found, each with its position.
+Segment = tuple[bytes, bytes, list[tuple[int, str, dict[str, Any]]]]
 _ENTRY_COLUMNS = (
     AuditEntry.id,
     AuditEntry.occurred_at,
@@ -339,6 +349,53 @@ class LogReport:
             self.problems.append((N_("… and more problems."), {}))
 
 
+_MISSING = (None,) * len(_ENTRY_COLUMNS)
+
+
+_ENTRIES = (
+    "SELECT id, occurred_at, actor_id, actor_label, action, entity_type, entity_id, details FROM audit_log"
+)
+
+
+def _entries_by_id(conn: Any, ids: list[int]) -> dict[int, Any]:
+    """The entries with these ids, as leaf_bytes takes them, read through the primary key.
+
+    Plain SQL without column types: `audit verify` reads every entry of the log, and the driver's own
+    values (datetimes and parsed JSON from psycopg, text from SQLite) are converted only where needed.
+    """
+    if not ids:
+        return {}
+    low, high = min(ids), max(ids)
+    if high - low < 4 * len(ids):  # sequenced in about the order written: one range scan
+        found = conn.execute(text(f"{_ENTRIES} WHERE id BETWEEN :low AND :high"), {"low": low, "high": high})
+        rows = found.all()
+    else:
+        rows = []
+        for chunk in _chunks(sorted(set(ids))):
+            query = text(f"{_ENTRIES} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+            rows.extend(conn.execute(query, {"ids": list(chunk)}).all())
+    entries = {}
+    for row in rows:
+        entry_id, occurred_at, actor_id, actor_label, action, entity_type, entity_id, details = row
+        if isinstance(occurred_at, str):  # SQLite: naive UTC text
+            occurred_at = datetime.fromisoformat(occurred_at).replace(tzinfo=UTC)
+        elif occurred_at.tzinfo is None:
+            occurred_at = occurred_at.replace(tzinfo=UTC)
+        if isinstance(details, str | bytes):
+            details = json.loads(details)
+        entries[entry_id] = (
+            entry_id,
+            occurred_at,
+            actor_id,
+            actor_label,
+            action,
+            entity_type,
+            entity_id,
+            details,
+        )
+    return entries
+
+
 def _unhex(text: str | None) -> bytes:
     try:
         return bytes.fromhex(text or "")
@@ -383,17 +440,101 @@ def _check_checkpoints(rows: list[AuditCheckpoint], key: Any, report: LogReport)
         previous = row
 
 
+_REMOVED = N_("Entry #%(entry)d at position %(position)d was removed.")
+_CHANGED = N_("Entry #%(entry)d at position %(position)d was changed after it was sequenced.")
+
+
+def _segment(conn: Any, start: int, stop: int, batch: int) -> Segment:
+    """Leaves [start, stop) recomputed from their rows: positions, leaf hashes, and what was wrong.
+
+    A range of positions at a time, each entry read through the primary key: the server never joins or
+    sorts the whole log.
+    """
+    positions: array[int] = array("q")
+    digests = bytearray()
+    problems: list[tuple[int, str, dict[str, Any]]] = []
+    for first in range(start, stop, batch):
+        leaves = conn.execute(
+            select(AuditLeaf.position, AuditLeaf.entry_id, AuditLeaf.leaf_hash)
+            .where(AuditLeaf.position >= first, AuditLeaf.position < min(first + batch, stop))
+            .order_by(AuditLeaf.position)
+        ).all()
+        entries = _entries_by_id(conn, [leaf[1] for leaf in leaves])
+        for position, entry_id, stored in leaves:
+            entry = entries.get(entry_id, _MISSING)
+            if entry[0] is None:
+                problems.append((position, _REMOVED, {"entry": entry_id, "position": position}))
+                digest = _unhex(stored).rjust(32, b"\0")[:32]  # go on with what the tree says, to find more
+            else:
+                digest = merkle.leaf_hash(leaf_bytes(*entry))
+                if digest.hex() != stored:
+                    problems.append((position, _CHANGED, {"entry": entry_id, "position": position}))
+            positions.append(position)
+            digests += digest
+    return positions.tobytes(), bytes(digests), problems
+
+
+def _segment_in_process(job: tuple[str, int, int, int]) -> Segment:
+    url, start, stop, batch = job
+    from portal.db import make_engine
+
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return _segment(conn, start, stop, batch)
+    finally:
+        engine.dispose()
+
+
+def _fold(
+    segments: Iterable[Segment],
+    tree: merkle.CompactRange,
+    report: LogReport,
+    targets: dict[int, list[tuple[str, bytes]]],
+    compare: Callable[[int, bytes], None],
+) -> None:
+    """Fold the segments' leaf hashes into the tree in position order, comparing every checkpoint."""
+    for raw_positions, digests, problems in segments:
+        positions = array("q")
+        positions.frombytes(raw_positions)
+        for position, message, params in problems:
+            report.problem(message, position, **params)
+        for i, position in enumerate(positions):
+            if position != tree.size:
+                report.problem(
+                    N_("Position %(position)d is missing from the tree (the next is %(next)d)."),
+                    tree.size,
+                    position=tree.size,
+                    next=position,
+                )
+                return
+            tree.append(digests[i * 32 : i * 32 + 32])
+            report.entries += 1
+            if tree.size in targets:
+                compare(tree.size, tree.root())
+
+
+def default_workers(session: Session) -> int:
+    """Processes for `audit verify`: one per core (at most four) once the log spans several segments."""
+    size = session.scalar(select(AuditTreeState.tree_size).where(AuditTreeState.id == STATE_ID)) or 0
+    if size < 2 * SEGMENT or session.get_bind().dialect.name != "postgresql":
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def verify_log(
     session: Session,
     key: Any,
     also: Sequence[Checkpoint] = (),
     batch: int = 20_000,
+    workers: int = 1,
 ) -> LogReport:
     """Recompute every leaf from its row, in position order, and compare the tree with every checkpoint.
 
     `key` is the Ed25519 public key the checkpoints must be signed with; `also` are checkpoints held
     outside the database (from evidence packs, say): the log must still contain the tree they signed.
-    Entries not sequenced yet are counted, not failed.
+    Entries not sequenced yet are counted, not failed. With `workers` > 1, segments of the log are
+    re-hashed in that many processes (the command line does this for a large log).
     """
     report = LogReport()
     rows = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)))
@@ -435,42 +576,18 @@ def verify_log(
     if 0 in targets:
         compare(0, merkle.EMPTY_ROOT)
     tree = merkle.CompactRange()
-    query = (
-        select(AuditLeaf.position, AuditLeaf.entry_id, AuditLeaf.leaf_hash, *_ENTRY_COLUMNS)
-        .outerjoin(AuditEntry, AuditEntry.id == AuditLeaf.entry_id)
-        .order_by(AuditLeaf.position)
-        .execution_options(yield_per=batch)
-    )
-    for position, entry_id, stored, *entry in session.connection().execute(query):
-        if position != tree.size:
-            report.problem(
-                N_("Position %(position)d is missing from the tree (the next is %(next)d)."),
-                tree.size,
-                position=tree.size,
-                next=position,
-            )
-            break
-        if entry[0] is None:
-            report.problem(
-                N_("Entry #%(entry)d at position %(position)d was removed."),
-                position,
-                entry=entry_id,
-                position=position,
-            )
-            digest = _unhex(stored)  # keep going with what the tree says, to find more
-        else:
-            digest = merkle.leaf_hash(leaf_bytes(*entry))
-            if digest.hex() != stored:
-                report.problem(
-                    N_("Entry #%(entry)d at position %(position)d was changed after it was sequenced."),
-                    position,
-                    entry=entry_id,
-                    position=position,
-                )
-        tree.append(digest)
-        report.entries += 1
-        if tree.size in targets:
-            compare(tree.size, tree.root())
+    conn = session.connection()
+    last = conn.execute(select(func.max(AuditLeaf.position))).scalar()
+    stop = 0 if last is None else last + 1
+    ranges = [(start, min(start + SEGMENT, stop)) for start in range(0, stop, SEGMENT)]
+    if workers > 1 and len(ranges) > 1:
+        url = conn.engine.url.render_as_string(hide_password=False)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            segments = pool.map(_segment_in_process, [(url, a, b, batch) for a, b in ranges])
+            _fold(segments, tree, report, targets, compare)
+    else:
+        _fold((_segment(conn, a, b, batch) for a, b in ranges), tree, report, targets, compare)
     highest = max(targets) if targets else 0
     if tree.size < highest:
         report.problem(

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 
 NodeKey = tuple[int, int]  # (level, index) of a perfect subtree
 
@@ -152,14 +153,15 @@ class CompactRange:
     def append(self, leaf_hash_: bytes) -> list[tuple[NodeKey, bytes]]:
         """Add one leaf hash; returns the perfect subtrees of level >= 1 that it completed."""
         completed: list[tuple[NodeKey, bytes]] = []
-        self._stack.append((0, leaf_hash_))
-        self.size += 1
-        while len(self._stack) >= 2 and self._stack[-1][0] == self._stack[-2][0]:
-            level, right = self._stack.pop()
-            _level, left = self._stack.pop()
-            merged = node_hash(left, right)
-            self._stack.append((level + 1, merged))
-            completed.append(((level + 1, (self.size >> (level + 1)) - 1), merged))
+        stack = self._stack
+        self.size = size = self.size + 1
+        digest, level, rest = leaf_hash_, 0, size
+        while not rest & 1:  # one merge per trailing zero bit of the new size
+            digest = _sha256(b"\x01" + stack.pop()[1] + digest).digest()
+            level += 1
+            rest >>= 1
+            completed.append(((level, (size >> level) - 1), digest))
+        stack.append((level, digest))
         return completed
 
     def root(self) -> bytes:

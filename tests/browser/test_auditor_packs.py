@@ -49,7 +49,7 @@ def test_auditor_downloads_a_pack_and_exports(
     expect(page.locator("#audit-case-exhibits")).to_contain_text("Matches its hash")
     screenshot(page, "auditor-case-evidence", full_page=True)
 
-    with page.expect_download() as info:
+    with page.expect_download(timeout=60_000) as info:  # a pack renders in seconds
         page.get_by_role("link", name="Download evidence pack (PDF)").click()
     download = info.value
     assert download.suggested_filename == "evidence-pack-AS-BROWSE1.pdf"
@@ -95,7 +95,7 @@ def test_auditor_checks_a_downloaded_pack_and_a_tampered_one(
 ) -> None:
     sign_in(page, live_server.url, ROLE_EMAILS[Role.AUDITOR])
     page.goto(f"{live_server.url}/audit/cases/AS-BROWSE1")
-    with page.expect_download() as info:
+    with page.expect_download(timeout=60_000) as info:  # a pack renders in seconds
         page.get_by_role("link", name="Download evidence pack (PDF)").click()
     genuine = tmp_path / "evidence-pack-AS-BROWSE1.pdf"
     info.value.save_as(genuine)
