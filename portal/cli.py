@@ -183,9 +183,11 @@ def register_cli(app: Flask) -> None:
     for group in (db_cli, users_cli, demo_cli, scheduler_cli, worker_cli):
         app.cli.add_command(group)
     from portal.api.cli import api_token_cli
+    from portal.audit.cli import audit_cli
     from portal.documents.cli import pdf_cli
 
     app.cli.add_command(pdf_cli)
+    app.cli.add_command(audit_cli)
     from portal.imports.cli import import_cli
 
     app.cli.add_command(import_cli)

@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from portal.domain.audit_signing import generated_key_text
+
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 
 
@@ -31,6 +33,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     secure = _flag("SESSION_COOKIE_SECURE", False)
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(instance_path),
+        # Signs the audit log's checkpoints (Ed25519): a PEM private key or its 32-byte seed in base64/hex.
+        "AUDIT_SIGNING_KEY": os.environ.get("AUDIT_SIGNING_KEY") or generated_key_text(instance_path),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'aftersales.db'}",
         "ATTACHMENTS_DIR": os.environ.get("ATTACHMENTS_DIR") or str(instance_path / "attachments"),
         # Empty: files in local folders. s3://bucket/prefix: an S3-compatible store shared by every host

@@ -92,6 +92,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "analytics.dashboard": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
     "analytics.table_csv": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
     "audit.verify": AUDIT_READERS,
+    "audit.check_pack": AUDIT_READERS,
+    "audit.public_key_pem": PUBLIC,
     "documents.evidence_pack": EVERYONE,
     "documents.return_instructions": EVERYONE,
     "documents.audit_cases": AUDIT_READERS,

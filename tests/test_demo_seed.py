@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import rules
 from portal.db import make_engine
 from portal.demo.seed import DEMO_PASSWORD, DEMO_USERS, is_seeded, seed_demo
 from portal.domain.attachments import AttachmentStore
-from portal.domain.audit import verify_chain
+from portal.domain.audit_signing import Signer
+from portal.domain.audit_tree import sequence, verify_log
 from portal.domain.enums import OPEN_STATUSES, CaseStatus, CaseType, PolicyStatus
 from portal.domain.facts import case_facts
 from portal.domain.models import (
@@ -262,9 +264,11 @@ def test_demo_users_sign_in_with_the_demo_password(seeded: Seeded) -> None:
     assert ops is not None and (ops.locale, ops.timezone) == ("zh", "Asia/Shanghai")
 
 
-def test_audit_log_is_a_short_valid_chain(seeded: Seeded) -> None:
-    report = verify_chain(seeded.session)
-    assert report.ok and report.checked == seeded.counts["audit_entries"]
+def test_audit_log_is_short_and_sequences_into_a_valid_signed_tree(seeded: Seeded) -> None:
+    key = Signer(Ed25519PrivateKey.generate())
+    assert sequence(sessionmaker(seeded.engine), key).sequenced == seeded.counts["audit_entries"]
+    report = verify_log(seeded.session, key.public_key)
+    assert report.ok and report.entries == seeded.counts["audit_entries"]
     actions = seeded.session.scalars(select(AuditEntry.action)).all()
     assert actions.count("user.created") == len(DEMO_USERS) and actions[-1] == "demo.seeded"
 

@@ -54,15 +54,101 @@ def test_downgrade_to_base_and_upgrade_again(empty_url: str) -> None:
 def test_audit_log_refuses_changes_in_the_database(empty_url: str) -> None:
     migrate.upgrade(empty_url)
     engine = make_engine(empty_url)
+    sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.begin() as conn:
             conn.execute(text(
-                "INSERT INTO audit_log (occurred_at, actor_label, action, entity_type, entity_id, details, "
-                "prev_hash, hash) VALUES (CURRENT_TIMESTAMP, 'x', 'a', 'e', '1', '{}', 'p', 'h')"))
-        for statement in ("UPDATE audit_log SET action = 'changed'", "DELETE FROM audit_log"):
+                "INSERT INTO audit_log (id, occurred_at, actor_label, action, entity_type, entity_id, "
+                "details) "
+                "VALUES (1, CURRENT_TIMESTAMP, 'x', 'a', 'e', '1', '{}')"))
+            conn.execute(text(
+                "INSERT INTO audit_tree_leaves (position, entry_id, leaf_hash) VALUES (0, 1, 'h')"))
+            conn.execute(text("INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (1, 0, 'n')"))
+            conn.execute(text(
+                "INSERT INTO audit_checkpoints (tree_size, root_hash, signed_at, key_id, signature, "
+                "consistency) "
+                "VALUES (1, 'r', CURRENT_TIMESTAMP, 'k', 's', '[]')"))
+        replace = "INSERT OR REPLACE INTO" if sqlite else "INSERT INTO"
+        upsert = "" if sqlite else " ON CONFLICT (id) DO UPDATE SET action = 'replaced'"
+        statements = [
+            "UPDATE audit_log SET action = 'changed'",
+            "DELETE FROM audit_log",
+            # INSERT OR REPLACE deletes the old row without firing delete triggers; it is refused too.
+            f"{replace} audit_log (id, occurred_at, actor_label, action, entity_type, entity_id, details) "
+            f"VALUES (1, CURRENT_TIMESTAMP, 'x', 'replaced', 'e', '1', '{{}}'){upsert}",
+            "UPDATE audit_tree_leaves SET leaf_hash = 'x'",
+            "DELETE FROM audit_tree_leaves",
+            "UPDATE audit_tree_nodes SET hash = 'x'",
+            "DELETE FROM audit_tree_nodes",
+            "UPDATE audit_checkpoints SET root_hash = 'x'",
+            "DELETE FROM audit_checkpoints",
+        ]
+        if sqlite:
+            statements += [
+                "REPLACE INTO audit_tree_leaves (position, entry_id, leaf_hash) VALUES (0, 1, 'x')",
+                "INSERT OR REPLACE INTO audit_tree_nodes (level, idx, hash) VALUES (1, 0, 'x')",
+                "INSERT OR REPLACE INTO audit_checkpoints (tree_size, root_hash, signed_at, key_id, "
+                "signature, "
+                "consistency) VALUES (1, 'x', CURRENT_TIMESTAMP, 'k', 's', '[]')",
+            ]
+        else:
+            statements += ["INSERT INTO audit_tree_leaves (position, entry_id, leaf_hash) VALUES (0, 1, 'x') "
+                           "ON CONFLICT (position) DO UPDATE SET leaf_hash = 'x'"]
+        for statement in statements:
             with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
                 conn.execute(text(statement))
         with engine.connect() as conn:
             assert conn.execute(text("SELECT action FROM audit_log")).scalar() == "a"
+            assert conn.execute(text("SELECT leaf_hash FROM audit_tree_leaves")).scalar() == "h"
+            assert conn.execute(text("SELECT hash FROM audit_tree_nodes")).scalar() == "n"
+            assert conn.execute(text("SELECT root_hash FROM audit_checkpoints")).scalar() == "r"
+    finally:
+        engine.dispose()
+
+
+def test_existing_entries_migrate_into_the_signed_tree(empty_url: str, tmp_path: Path) -> None:
+    """A chained log from before 0011 is queued in its order, sequenced, signed and verifies."""
+    migrate.upgrade(empty_url, "0009")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            for i in range(5):
+                conn.execute(text(
+                    "INSERT INTO audit_log (occurred_at, actor_label, action, entity_type, entity_id, "
+                    "details, "
+                    "prev_hash, hash) VALUES (CURRENT_TIMESTAMP, 'x', 'old.entry', 'case', :i, '{\"n\": 1}', "
+                    ":p, :h)"), {"i": str(i), "p": f"p{i}", "h": f"h{i}"})
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_url)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy.orm import sessionmaker
+
+    from portal.domain.audit_signing import Signer
+    from portal.domain.audit_tree import sequence, verify_log
+
+    engine = make_engine(empty_url)
+    try:
+        factory = sessionmaker(engine)
+        key = Signer(Ed25519PrivateKey.generate())
+        result = sequence(factory, key)
+        assert result.sequenced == 5 and result.checkpoint is not None and result.checkpoint.tree_size == 5
+        with engine.connect() as conn:
+            placed = conn.execute(
+                text("SELECT entry_id FROM audit_tree_leaves ORDER BY position")
+            ).scalars().all()
+            ids = conn.execute(text("SELECT id FROM audit_log ORDER BY id")).scalars().all()
+        assert placed == ids
+        with factory() as session:
+            report = verify_log(session, key.public_key)
+        assert report.ok and report.entries == 5
+    finally:
+        engine.dispose()
+    migrate.downgrade(empty_url, "0009")  # and back to the chain, recomputed
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT prev_hash, hash FROM audit_log ORDER BY id")).all()
+        assert rows[0][0] == "0" * 64 and all(rows[i][0] == rows[i - 1][1] for i in range(1, 5))
     finally:
         engine.dispose()

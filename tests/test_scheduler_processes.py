@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support.app import PASSWORD, ROLE_EMAILS
+from support.audit import problems, verify
 from support.factories import make_case, shop_with_market
 from test_serve import _free_port
 
@@ -57,6 +58,7 @@ def _env(app: Flask, tmp_path: Path) -> dict[str, str]:
         "SECRET_KEY": "test-secret",
         "ATTACHMENTS_DIR": str(tmp_path / "attachments"),
         "SCHEDULER_INTERVAL_SECONDS": "0.3",
+        "AUDIT_SIGNING_KEY": app.config["AUDIT_SIGNING_KEY"],
         "PYTHONPATH": str(ROOT),
     }
 
@@ -186,6 +188,9 @@ def test_two_schedulers_and_four_web_workers_fire_each_deadline_once(
     statuses = sum((agent.statuses for agent in agents), Counter())
     assert statuses[200] > 0 and statuses[302] > 0, statuses  # the agents really worked meanwhile
     assert not [code for code in statuses if code >= 500], statuses
+    # Both schedulers sequenced the audit log side by side while the web workers wrote to it.
+    report = verify(app)
+    assert report.ok and report.entries > 0 and report.checkpoints > 0, problems(report)
 
 
 SLOW_SWEEP = """

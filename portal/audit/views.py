@@ -1,14 +1,21 @@
-"""The audit trail for auditors: browse, filter and prove the chain is unbroken."""
+"""The audit trail for auditors: browse and filter it, check it against its signed checkpoints, check an
+evidence pack, and the public key that lets anyone do the same offline."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from portal.access import allow
+from portal.access import allow, public
+from portal.audit.forms import CheckPackForm
+from portal.audit.keys import public_key, signer
 from portal.db import db_session
-from portal.domain.audit import verify_chain
+from portal.documents.pack_proof import verify_pack
+from portal.domain.audit_signing import SigningKeyError, load_public_key, problem_text
+from portal.domain.audit_tree import verify_log
 from portal.domain.enums import Role
 from portal.domain.models import AuditEntry
 from portal.pagination import newest_first
@@ -17,6 +24,13 @@ from portal.rendering import next_page_url, render, wants_fragment
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN, Role.OPS_MANAGER)
+# Largest pack the upload form checks; the whole request is also bounded by MAX_UPLOAD_MB.
+PACK_LIMIT_MB = 30
+KEY_LIMIT_BYTES = 16 * 1024
+
+
+def translated(problems: list) -> list[str]:
+    return [problem_text(problem, _) for problem in problems]
 
 
 @bp.get("")
@@ -24,23 +38,100 @@ AUDIT_READERS = (Role.AUDITOR, Role.ADMIN, Role.OPS_MANAGER)
 def log() -> ResponseReturnValue:
     action = request.args.get("action", "").strip()[:64]
     entity = request.args.get("entity", "").strip()[:64]
-    query = select(AuditEntry)
+    query = select(AuditEntry).options(selectinload(AuditEntry.leaf))
     if action:
         query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if entity:
-        entity_type, _, entity_id = entity.partition(":")
+        entity_type, _sep, entity_id = entity.partition(":")
         query = query.where(AuditEntry.entity_type == entity_type)
         if entity_id:
             query = query.where(AuditEntry.entity_id == entity_id)
-    page = newest_first(db_session(), query, AuditEntry.occurred_at, AuditEntry.id, request.args.get("after"),
-                        current_app.config["PAGE_SIZE"])
-    return render("audit/log.html", "audit/partials/_rows.html", page=page, action=action, entity=entity,
-                  more_url=next_page_url(page.next_cursor),
-                  appending=bool(request.args.get("after")) and wants_fragment())
+    page = newest_first(
+        db_session(),
+        query,
+        AuditEntry.occurred_at,
+        AuditEntry.id,
+        request.args.get("after"),
+        current_app.config["PAGE_SIZE"],
+    )
+    return render(
+        "audit/log.html",
+        "audit/partials/_rows.html",
+        page=page,
+        action=action,
+        entity=entity,
+        more_url=next_page_url(page.next_cursor),
+        appending=bool(request.args.get("after")) and wants_fragment(),
+    )
 
 
 @bp.post("/verify")
 @allow(AUDIT_READERS)
 def verify() -> ResponseReturnValue:
-    report = verify_chain(db_session())
-    return render("audit/verify.html", "audit/partials/_verify.html", report=report)
+    report = verify_log(db_session(), public_key())
+    return render(
+        "audit/verify.html",
+        "audit/partials/_verify.html",
+        report=report,
+        problems=translated(report.problems),
+    )
+
+
+@bp.get("/public-key.pem")
+@public
+def public_key_pem() -> ResponseReturnValue:
+    """The key that checks the audit log's checkpoints, for anyone who holds one of our evidence packs."""
+    response = current_app.response_class(signer().public_pem(), mimetype="text/plain")
+    response.headers["Content-Disposition"] = 'inline; filename="aftersales-desk-audit-key.pem"'
+    return response
+
+
+def _read_limited(storage: object, limit: int) -> bytes | None:
+    """The uploaded file's bytes, or None when it is larger than `limit`."""
+    data = storage.read(limit + 1)  # type: ignore[attr-defined]
+    return None if len(data) > limit else data
+
+
+@bp.route("/check-pack", methods=["GET", "POST"])
+@allow(AUDIT_READERS)
+def check_pack() -> ResponseReturnValue:
+    """Upload an evidence pack and check it the way `flask audit verify-pack` does, without the database."""
+    form = CheckPackForm()
+    context = {"form": form, "limit_mb": PACK_LIMIT_MB, "key_id": signer().key_id}
+    if not form.is_submitted():
+        return render("audit/check_pack.html", **context)
+    if not form.validate():
+        return render("audit/check_pack.html", status=422, **context)
+    data = _read_limited(form.pack.data, PACK_LIMIT_MB * 1024 * 1024)
+    if data is None:
+        form.pack.errors = [
+            _("The file is larger than %(mb)d MB; no evidence pack is that large.", mb=PACK_LIMIT_MB)
+        ]
+        return render("audit/check_pack.html", status=422, **context)
+    key = public_key()
+    key_name = None
+    upload = form.public_key.data
+    if upload and getattr(upload, "filename", ""):
+        key_bytes = _read_limited(upload, KEY_LIMIT_BYTES)
+        try:
+            if key_bytes is None:
+                raise SigningKeyError("too large")
+            key = load_public_key(key_bytes)
+        except SigningKeyError:
+            form.public_key.errors = [
+                _("This is not an Ed25519 public key in PEM format (as “openssl pkey -pubout” writes it).")
+            ]
+            return render("audit/check_pack.html", status=422, **context)
+        key_name = upload.filename
+    report = verify_pack(data, key)
+    if not report.checked:
+        form.pack.errors = translated(report.problems)
+        return render("audit/check_pack.html", status=422, **context)
+    return render(
+        "audit/check_pack.html",
+        report=report,
+        problems=translated(report.problems),
+        key_name=key_name,
+        filename=form.pack.data.filename,
+        **context,
+    )

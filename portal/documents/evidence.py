@@ -11,11 +11,14 @@ from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from portal.audit.keys import signer
+from portal.documents.pack_proof import MANIFEST_NAME, PROOF_NAME, SEAL_ACTION, build_proof, seal_details
 from portal.documents.render import render_pdf
-from portal.domain import audit, lookups
+from portal.domain import audit, audit_tree, lookups
 from portal.domain.attachments import AttachmentStore
+from portal.domain.audit_signing import Checkpoint
 from portal.domain.enums import EvidenceKind, EvidenceSource, RefundStatus
 from portal.domain.models import (
     Attachment,
@@ -31,7 +34,6 @@ from portal.labels import label
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Exhibit photos are downsampled to this resolution in the PDF; the manifest names the original's hash.
 PHOTO_DPI = 150
-MANIFEST_NAME = "manifest.json"
 GENERATOR = "Aftersales Desk evidence pack"
 
 
@@ -169,7 +171,11 @@ def case_audit_trail(session: Session, case: Case) -> list[AuditEntry]:
     conditions = [
         (AuditEntry.entity_type == kind) & AuditEntry.entity_id.in_(ids) for kind, ids in related if ids
     ]
-    return list(session.scalars(select(AuditEntry).where(or_(*conditions)).order_by(AuditEntry.id)))
+    # Fresh from the database, with each entry's place in the signed tree (sequenced a moment ago, maybe).
+    return list(session.scalars(
+        select(AuditEntry).where(or_(*conditions)).order_by(AuditEntry.id)
+        .options(selectinload(AuditEntry.leaf)).execution_options(populate_existing=True)
+    ))
 
 
 def _outcome(case: Case) -> dict[str, Any]:
@@ -227,6 +233,7 @@ def pack_context(
         },
         "by_sha": {e.sha256: e for e in exhibits},
         "audit_trail": case_audit_trail(session, case),
+        "audit_checkpoint_at": None,
         "outcome": _outcome(case),
         "generated_at": generated_at,
         "generated_by": by,
@@ -256,12 +263,18 @@ def render_evidence_pack(
 ) -> EvidencePack:
     """Render the pack and write its SHA-256 to the audit log (flushed; the caller commits).
 
+    Before rendering, the manifest is sealed into the audit log (an `evidence_pack.manifest` entry) and
+    the log is sequenced, so the pack carries every entry of the case with its inclusion proof against a
+    signed checkpoint. That commits the session first: the sealing entry stays even if rendering fails.
+
     Needs an app context. Raises RenderError (or RenderLimitError) when the PDF cannot be produced.
     """
     by = actor.email if actor else (actor_label or "system")
     generated_at = utcnow().replace(microsecond=0)
     context = pack_context(session, store, case, generated_at, by)
     manifest = context["manifest"]
+    context["audit_trail"], checkpoint, proof = _seal_and_prove(session, case, manifest, actor, actor_label)
+    context["audit_checkpoint_at"] = checkpoint.timestamp
     html = render_template("documents/pdf/evidence.html", **context)
     pdf = render_pdf(
         current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -275,7 +288,14 @@ def render_evidence_pack(
                 "content": manifest_bytes(manifest).decode("utf-8"),
                 "description": f"Exhibit manifest of case {case.number} (SHA-256 of every exhibit)",
                 "relationship": "Data",
-            }
+            },
+            {
+                "name": PROOF_NAME,
+                "content": proof.decode("utf-8"),
+                "description": f"Audit entries of case {case.number} with inclusion proofs against a signed "
+                               "checkpoint of the portal's audit log",
+                "relationship": "Supplement",
+            },
         ],
     )
     digest = hashlib.sha256(pdf).hexdigest()
@@ -297,6 +317,23 @@ def render_evidence_pack(
         actor_label=actor_label,
     )
     return EvidencePack(case.number, pdf, digest, manifest)
+
+
+def _seal_and_prove(
+    session: Session, case: Case, manifest: dict[str, Any], actor: User | None, actor_label: str | None
+) -> tuple[list[AuditEntry], Checkpoint, bytes]:
+    """Record the manifest in the audit log, sequence the case's entries and build their proofs."""
+    audit.record(
+        session, SEAL_ACTION, "case", case.id,
+        seal_details(case.number, manifest_bytes(manifest), len(manifest["exhibits"])),
+        actor=actor, actor_label=actor_label,
+    )
+    session.commit()
+    trail = case_audit_trail(session, case)
+    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    checkpoint = audit_tree.sequence_through(factory, signer(), [e.id for e in trail])
+    trail = case_audit_trail(session, case)
+    return trail, checkpoint, build_proof(session, case.number, trail, checkpoint)
 
 
 def utc_text(value: datetime | None) -> str:

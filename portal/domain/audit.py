@@ -1,23 +1,23 @@
-"""Appending to the hash-chained audit log and proving that nobody rewrote it."""
+"""Appending to the audit log, and the bytes each entry contributes to the signed Merkle tree.
+
+Writers insert the entry and mark it pending, nothing else: no lock, no read of another writer's row, so
+no writer waits for or fails because of another. The sequencer (portal/domain/audit_tree.py) later gives
+each pending entry its position in the tree and signs checkpoints.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from portal.domain.models import AuditEntry, User
 from portal.domain.types import utcnow
-
-GENESIS_HASH = "0" * 64
-# Any fixed number: PostgreSQL's advisory lock that serialises appends to the chain.
-_CHAIN_LOCK_KEY = 7_220_415
 
 
 def _plain(value: Any) -> Any:
@@ -33,26 +33,6 @@ def canonical_details(details: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(details, default=_plain))
 
 
-def entry_hash(
-    prev_hash: str,
-    occurred_at: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    details: dict[str, Any],
-) -> str:
-    payload = json.dumps(
-        [prev_hash, occurred_at.isoformat(timespec="microseconds"), actor_id, actor_label, action,
-         entity_type, entity_id, details],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
 def record(
     session: Session,
     action: str,
@@ -61,59 +41,83 @@ def record(
     details: dict[str, Any] | None = None,
     actor: User | None = None,
     actor_label: str | None = None,
-) -> AuditEntry:
-    """Append one entry; it becomes permanent when the caller's transaction commits."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-    prev_hash = prev or GENESIS_HASH
-    label = actor_label or (actor.email if actor else "system")
-    clean = canonical_details(details or {})
-    occurred_at = utcnow()
-    entry = AuditEntry(
-        occurred_at=occurred_at,
-        actor_id=actor.id if actor else None,
-        actor_label=label,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        details=clean,
-        prev_hash=prev_hash,
-        hash=entry_hash(prev_hash, occurred_at, actor.id if actor else None, label, action, entity_type,
-                        str(entity_id), clean),
-    )
-    session.add(entry)
+) -> int:
+    """Append one entry and return its id; it becomes permanent when the caller's transaction commits.
+
+    One INSERT and nothing else: the database queues the entry for the sequencer (a trigger adds its
+    audit_pending row), so writers never read, lock or wait for anything another writer touches. The
+    session is flushed first, as it always was, so the rows the entry talks about exist.
+    """
     session.flush()
-    return entry
+    return session.execute(
+        insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id),
+        {
+            "occurred_at": utcnow(),
+            "actor_id": actor.id if actor else None,
+            "actor_label": actor_label or (actor.email if actor else "system"),
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "details": canonical_details(details or {}),
+        },
+    ).scalar_one()
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    checked: int
-    first_bad_id: int | None = None
-    problem: str | None = None
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_json_text = encode_basestring  # a str as a JSON string, as _CANONICAL writes it
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Recompute every hash in order; report the first row that does not match its content or link."""
-    expected_prev = GENESIS_HASH
-    checked = 0
-    last_id = 0
-    while True:
-        rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
-        ).all()
-        if not rows:
-            return ChainReport(ok=True, checked=checked)
-        for row in rows:
-            if row.prev_hash != expected_prev:
-                return ChainReport(False, checked, row.id, "link")
-            recomputed = entry_hash(row.prev_hash, row.occurred_at, row.actor_id, row.actor_label,
-                                    row.action, row.entity_type, row.entity_id, row.details)
-            if recomputed != row.hash:
-                return ChainReport(False, checked, row.id, "content")
-            expected_prev = row.hash
-            checked += 1
-            last_id = row.id
-        session.expunge_all()
+def canonical_json(value: Any) -> bytes:
+    """JSON with sorted keys, no spaces and UTF-8 text: one byte string per value."""
+    return _CANONICAL.encode(value).encode("utf-8")
+
+
+def leaf_object(
+    entry_id: int,
+    occurred_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    details: Any,
+) -> dict[str, Any]:
+    return {
+        "id": entry_id,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "details": details,
+    }
+
+
+def leaf_bytes(
+    entry_id: int,
+    occurred_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    details: Any,
+) -> bytes:
+    """The leaf of an entry: canonical JSON (sorted keys, no spaces, UTF-8) of the stored row.
+
+    Exactly `canonical_json(leaf_object(...))`, written out key by key because `audit verify` hashes
+    every entry of the log with it.
+    """
+    text = _json_text
+    return (
+        f'{{"action":{text(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
+        f'"actor_label":{text(actor_label)},"details":{_CANONICAL.encode(details)},'
+        f'"entity_id":{text(entity_id)},"entity_type":{text(entity_type)},"id":{int(entry_id)},'
+        f'"occurred_at":"{occurred_at.astimezone(UTC).isoformat(timespec="microseconds")}"}}'
+    ).encode()
+
+
+def entry_leaf(entry: AuditEntry) -> bytes:
+    return leaf_bytes(entry.id, entry.occurred_at, entry.actor_id, entry.actor_label, entry.action,
+                      entry.entity_type, entry.entity_id, entry.details)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from portal.access import allow
 from portal.db import db_session
 from portal.domain import deadline_rules, deadlines
+from portal.domain.audit_tree import sequencer_status
 from portal.domain.business_hours import parse_days
 from portal.domain.enums import CaseType, DeadlineClock, Role
 from portal.domain.models import DeadlineSetting, Market
@@ -30,7 +31,8 @@ def health() -> ResponseReturnValue:
     session = db_session()
     now = utcnow()
     report = deadlines.health(session, now, current_app.config["SCHEDULER_INTERVAL_SECONDS"])
-    return render("scheduling/health.html", "scheduling/partials/_health.html", health=report, now=now)
+    return render("scheduling/health.html", "scheduling/partials/_health.html", health=report, now=now,
+                  sequencer=sequencer_status(session, now))
 
 
 def _markets() -> list[Market]:

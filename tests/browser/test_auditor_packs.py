@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.app import ROLE_EMAILS
 from support.browser import LiveServer, screenshot, sign_in
+from test_audit_pack import edit_proof
 from test_documents_data import build_case
 
 from portal.domain.enums import Role
@@ -88,3 +90,37 @@ def test_cs_agent_cannot_start_an_export(
     session = live_app.extensions["database"].session()
     assert session.scalar(select(Job)) is None
     session.close()
+
+
+def test_auditor_checks_a_downloaded_pack_and_a_tampered_one(
+    page: Page, live_server: LiveServer, live_app: Flask, pack_data: None, tmp_path: Path
+) -> None:
+    sign_in(page, live_server.url, ROLE_EMAILS[Role.AUDITOR])
+    page.goto(f"{live_server.url}/audit/cases/AS-BROWSE1")
+    with page.expect_download(timeout=60_000) as info:  # a pack renders in seconds
+        page.get_by_role("link", name="Download evidence pack (PDF)").click()
+    genuine = tmp_path / "evidence-pack-AS-BROWSE1.pdf"
+    info.value.save_as(genuine)
+
+    page.get_by_role("link", name="Check a pack").first.click()
+    expect(page.get_by_role("heading", name="Check an evidence pack")).to_be_visible()
+    page.get_by_label("Evidence pack (PDF)").set_input_files(genuine)
+    page.get_by_role("button", name="Check the pack").click()
+    expect(page.locator("#pack-report")).to_contain_text("The pack checks out.")
+    expect(page.locator("#pack-report")).to_contain_text("AS-BROWSE1")
+    screenshot(page, "auditor-check-pack-ok", full_page=True)
+
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(edit_proof(genuine.read_bytes(), lambda d: d["entries"][0].update(
+        leaf=d["entries"][0]["leaf"].replace('"actor_label":"', '"actor_label":"x'))))
+    page.get_by_label("Evidence pack (PDF)").set_input_files(tampered)
+    page.get_by_role("button", name="Check the pack").click()
+    expect(page.locator("#pack-report")).to_contain_text("The pack does not check out.")
+    expect(page.locator("#pack-report")).to_contain_text("is not in the signed audit log")
+    screenshot(page, "auditor-check-pack-tampered", full_page=True)
+
+    page.get_by_label("Evidence pack (PDF)").set_input_files(
+        {"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n not a pdf"}
+    )
+    page.get_by_role("button", name="Check the pack").click()
+    expect(page.locator("#check-pack-form")).to_contain_text("The file is not a PDF.")

@@ -2,7 +2,14 @@
 
 from portal.domain.models.analytics import AnalyticsDaily, AnalyticsDirty, AnalyticsDuration
 from portal.domain.models.api import ApiIdempotencyKey, ApiToken
-from portal.domain.models.audit import AuditEntry
+from portal.domain.models.audit import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditLeaf,
+    AuditNode,
+    AuditPending,
+    AuditTreeState,
+)
 from portal.domain.models.base import Base
 from portal.domain.models.cases import (
     Attachment,
@@ -44,7 +51,12 @@ __all__ = [
     "ApiIdempotencyKey",
     "ApiToken",
     "Attachment",
+    "AuditCheckpoint",
     "AuditEntry",
+    "AuditLeaf",
+    "AuditNode",
+    "AuditPending",
+    "AuditTreeState",
     "Base",
     "BusinessCalendarSetting",
     "Buyer",
