@@ -3,6 +3,8 @@ evidence pack, and the public key that lets anyone do the same offline."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -97,7 +99,7 @@ def _read_limited(storage: object, limit: int) -> bytes | None:
 def check_pack() -> ResponseReturnValue:
     """Upload an evidence pack and check it the way `flask audit verify-pack` does, without the database."""
     form = CheckPackForm()
-    context = {"form": form, "limit_mb": PACK_LIMIT_MB, "key_id": signer().key_id}
+    context: dict[str, Any] = {"form": form, "limit_mb": PACK_LIMIT_MB, "key_id": signer().key_id}
     if not form.is_submitted():
         return render("audit/check_pack.html", **context)
     if not form.validate():

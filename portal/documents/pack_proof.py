@@ -221,8 +221,8 @@ def _check_manifest(
             proof=str(case),
         )
     digest = hashlib.sha256(manifest_json).hexdigest()
-    seals = [
-        e.get("details")
+    seals: list[dict[str, Any]] = [
+        e["details"]
         for e in entries
         if e.get("action") == SEAL_ACTION and isinstance(e.get("details"), dict)
     ]

@@ -11,9 +11,9 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from portal.domain.models import AuditEntry, User
@@ -50,7 +50,7 @@ def record(
     """
     session.flush()
     return session.execute(
-        insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id),
+        insert(cast(Table, AuditEntry.__table__)).returning(AuditEntry.__table__.c.id),
         {
             "occurred_at": utcnow(),
             "actor_id": actor.id if actor else None,

@@ -199,7 +199,8 @@ class Checkpoint:
         kid, signature = data.get("key_id"), data.get("signature")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ValueError("the checkpoint's tree size is not a number")
-        if not all(isinstance(v, str) for v in (root, stamp, kid, signature)):
+        if not (isinstance(root, str) and isinstance(stamp, str) and isinstance(kid, str)
+                and isinstance(signature, str)):
             raise ValueError("the checkpoint lacks its root hash, time, key or signature")
         try:
             root_hash = bytes.fromhex(root)

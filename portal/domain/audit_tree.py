@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -42,7 +42,7 @@ from portal.domain.models import (
     AuditPending,
     AuditTreeState,
 )
-from portal.domain.types import N_, utcnow
+from portal.domain.types import N_, rowcount, utcnow
 
 STATE_ID = 1
 BATCH = 2000
@@ -122,11 +122,11 @@ def _place_batch(factory: SessionFactory, batch: int) -> int | None:
         if session.scalar(select(AuditPending.entry_id).limit(1)) is None:
             return 0
         # The claim: only one sequencer can move the tree from `old_size`; it holds this row until commit.
-        claimed = session.execute(
+        claimed = rowcount(session.execute(
             update(AuditTreeState)
             .where(AuditTreeState.id == STATE_ID, AuditTreeState.tree_size == old_size)
             .values(updated_at=utcnow())
-        ).rowcount
+        ))
         if claimed != 1:
             session.rollback()
             return None
@@ -150,10 +150,10 @@ def _place_batch(factory: SessionFactory, batch: int) -> int | None:
             leaves.append({"position": tree.size, "entry_id": row[0], "leaf_hash": digest.hex()})
             for (level, idx), h in tree.append(digest):
                 nodes.append({"level": level, "idx": idx, "hash": h.hex()})
-        conn.execute(insert(AuditLeaf.__table__), leaves)
+        conn.execute(insert(cast(Table, AuditLeaf.__table__)), leaves)
         if nodes:
-            conn.execute(insert(AuditNode.__table__), nodes)
-        pending = AuditPending.__table__
+            conn.execute(insert(cast(Table, AuditNode.__table__)), nodes)
+        pending = cast(Table, AuditPending.__table__)
         ids = [row[0] for row in rows]
         for chunk in _chunks(ids, 1000):
             conn.execute(delete(pending).where(pending.c.entry_id.in_(chunk)))
@@ -195,11 +195,11 @@ def sign_checkpoint(
             latest = latest_checkpoint(session)
             if size == 0 or (latest is not None and latest.tree_size >= size):
                 return as_checkpoint(latest) if latest is not None else None
-            claimed = session.execute(
+            claimed = rowcount(session.execute(
                 update(AuditTreeState)
                 .where(AuditTreeState.id == STATE_ID, AuditTreeState.tree_size == size)
                 .values(updated_at=utcnow())
-            ).rowcount
+            ))
             if claimed != 1:
                 session.rollback()
                 time.sleep(0.001 * attempt)
