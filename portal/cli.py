@@ -126,14 +126,14 @@ def scheduler_run() -> None:
 def worker_run(idle_seconds: float) -> None:
     """Run queued background jobs until interrupted; the first Ctrl-C or SIGTERM lets the current job
     finish, a second stops at once (the job is taken over by another worker when its lease runs out)."""
-    import logging
     import signal
     import threading
 
     from portal.jobs import work_loop
+    from portal.observability import logs
 
     _require_schema()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    logs.configure("worker")
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: object) -> None:

@@ -34,6 +34,7 @@ from portal.domain.models import Job, User
 from portal.domain.types import rowcount, utcnow
 from portal.domain.work import claims
 from portal.domain.work.queues import JOBS
+from portal.observability import logs
 
 log = logging.getLogger("portal.jobs")
 
@@ -191,7 +192,8 @@ def work_loop(app: Flask, stop: threading.Event, idle_seconds: float = 0.5) -> i
     ran = 0
     while not stop.is_set():
         try:
-            job_id = run_next(app)
+            with logs.correlated():  # one id for every line a job writes
+                job_id = run_next(app)
         except OperationalError:
             log.exception("could not claim a job")
             job_id = None
