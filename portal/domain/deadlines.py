@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain import audit, deadline_index
 from portal.domain.enums import DeadlineState
-from portal.domain.models import CaseEvent, Deadline, SchedulerHeartbeat
+from portal.domain.models import Case, CaseEvent, Deadline, SchedulerHeartbeat
 from portal.domain.types import utcnow
 from portal.domain.work import claims
 from portal.domain.work.queues import DEADLINES
@@ -90,6 +90,13 @@ def _fire_batch(
         if result.lag_seconds is None:
             result.lag_seconds = max(0.0, (now - rows[0].due_at).total_seconds())
         case_ids = {row.case_id for row in rows}
+        if session.get_bind().dialect.name == "postgresql":
+            # Lock the batch's cases up front, in id order: two schedulers whose batches share cases then
+            # queue behind each other instead of deadlocking halfway (each would lock cases in the order
+            # its effects touch them), and no agent's change slips in between our read and our write.
+            session.execute(
+                select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
+            )
         for deadline in rows:
             try:
                 with session.begin_nested():
