@@ -97,8 +97,8 @@ def test_auditor_checks_a_downloaded_pack_and_a_tampered_one(
 ) -> None:
     sign_in(page, live_server.url, ROLE_EMAILS[Role.AUDITOR])
     page.goto(f"{live_server.url}/audit/cases/AS-BROWSE1")
-    with page.expect_download(timeout=60_000) as info:  # a pack renders in seconds
-        page.get_by_role("link", name="Download evidence pack (PDF)").click()
+    with page.expect_download(timeout=60_000) as info:  # a form POST; the download comes when it is rendered
+        page.get_by_role("button", name="Download evidence pack (PDF)").click(no_wait_after=True)
     genuine = tmp_path / "evidence-pack-AS-BROWSE1.pdf"
     info.value.save_as(genuine)
 
