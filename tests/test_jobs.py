@@ -136,15 +136,15 @@ def _slow(context: JobContext) -> dict[str, Any]:
 def test_the_heartbeat_keeps_a_long_silent_job_leased(
     app: Flask, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    short = claims.WorkQueue(**{**JOBS.__dict__, "lease": timedelta(seconds=0.4)})
+    short = claims.WorkQueue(**{**JOBS.__dict__, "lease": timedelta(seconds=2)})
     monkeypatch.setattr("portal.jobs.JOBS", short)
     init_app(app, {"slow": _slow})
-    job = start_job(app, db, "slow", {"seconds": 1.5})
+    job = start_job(app, db, "slow", {"seconds": 5})
     taken_over: list[int] = []
 
     def rival() -> None:
-        time.sleep(0.2)  # the worker below claims first
-        deadline = time.monotonic() + 1.2
+        time.sleep(0.5)  # the worker below claims first
+        deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
             with app.extensions["database"].sessionmaker() as session:
                 taken_over.extend(claims.claim(session, short, utcnow(), 1))

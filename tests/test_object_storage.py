@@ -131,7 +131,9 @@ def test_an_upload_on_one_portal_is_served_by_the_other(
 
     # The evidence pack rendered on the second host embeds the exhibit it read from the store.
     (tmp_path / "two-cache").joinpath("attachments", digest[:2], digest[2:4], digest).unlink()
-    pack = _signed_in(second, Role.AUDITOR).get("/cases/AS-S3001/evidence-pack.pdf")
+    auditor = _signed_in(second, Role.AUDITOR)
+    url = "/cases/AS-S3001/evidence-pack.pdf"
+    pack = auditor.post(url, data={"csrf_token": csrf_token(auditor, url)})
     assert pack.status_code == 200
     reader = PdfReader(io.BytesIO(pack.data))
     pictures = [image for page in reader.pages for image in page.images]

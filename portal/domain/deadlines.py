@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,56 +62,84 @@ class SweepResult:
     lag_seconds: float | None = None
 
 
+def _fire(
+    session: Session, rows: Sequence[Deadline], now: datetime, effect: DeadlineEffect, careful: bool
+) -> SweepResult:
+    """Apply the effects. Carefully, each in a savepoint: one that fails is rolled back alone and its
+    deadline goes back to pending with a backoff (or to failed, the dead letter). Otherwise without
+    savepoints (they cost a flush and commit hooks per deadline), raising at the first failure."""
+    done = SweepResult()
+    for deadline in rows:
+        if not careful:
+            effect(session, deadline, now)
+            done.processed += 1
+            continue
+        try:
+            with session.begin_nested():
+                effect(session, deadline, now)
+        except Exception:
+            done.failures += 1
+            claims.fail(
+                session, DEADLINES, deadline.id, now, traceback.format_exc(),
+                holding=DeadlineState.FIRED, reset={"fired_at": None, "fired_late": False},
+            )
+        else:
+            done.processed += 1
+    return done
+
+
 def _fire_batch(
     factory: sessionmaker[Session], now: datetime, batch: int, effect: DeadlineEffect, result: SweepResult
 ) -> int:
     """Claim up to `batch` due deadlines and fire them in one transaction; returns how many were claimed.
 
-    Each effect runs in its own savepoint: one that fails is rolled back alone, and its deadline goes
-    back to pending with a backoff (or to failed, the dead letter) in the same transaction.
+    The batch runs without savepoints first; if an effect fails, the whole transaction is rolled back
+    and the same deadlines are claimed again and fired carefully (see `_fire`).
     """
-    with factory() as session:
-        claimed = claims.claim(
-            session,
-            DEADLINES,
-            now,
-            batch,
-            values={
-                "state": DeadlineState.FIRED,
-                "fired_at": now,
-                "fired_late": Deadline.due_at < now - LATE_AFTER,
-            },
-        )
-        if not claimed:
-            session.rollback()
-            return 0
-        fired = select(Deadline).where(Deadline.id.in_(claimed)).order_by(Deadline.due_at)
-        rows = session.scalars(fired).all()
-        if result.lag_seconds is None:
-            result.lag_seconds = max(0.0, (now - rows[0].due_at).total_seconds())
-        case_ids = {row.case_id for row in rows}
-        if session.get_bind().dialect.name == "postgresql":
-            # Lock the batch's cases up front, in id order: two schedulers whose batches share cases then
-            # queue behind each other instead of deadlocking halfway (each would lock cases in the order
-            # its effects touch them), and no agent's change slips in between our read and our write.
-            session.execute(
-                select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
+    retry_ids: list[int] | None = None
+    for careful in (False, True):
+        with factory() as session:
+            claimed = claims.claim(
+                session,
+                DEADLINES,
+                now,
+                batch,
+                values={
+                    "state": DeadlineState.FIRED,
+                    "fired_at": now,
+                    "fired_late": Deadline.due_at < now - LATE_AFTER,
+                },
+                ids=retry_ids,
             )
-        for deadline in rows:
-            try:
-                with session.begin_nested():
-                    effect(session, deadline, now)
-            except Exception:
-                result.failures += 1
-                claims.fail(
-                    session, DEADLINES, deadline.id, now, traceback.format_exc(),
-                    holding=DeadlineState.FIRED, reset={"fired_at": None, "fired_late": False},
+            if not claimed:
+                session.rollback()
+                return len(retry_ids or ())
+            fired = select(Deadline).where(Deadline.id.in_(claimed)).order_by(Deadline.due_at)
+            rows = session.scalars(fired).all()
+            case_ids = {row.case_id for row in rows}
+            if session.get_bind().dialect.name == "postgresql":
+                # Lock the batch's cases up front, in id order: two schedulers whose batches share cases
+                # then queue behind each other instead of deadlocking halfway (each would lock cases in
+                # the order its effects touch them), and no agent's change slips in between our read and
+                # our write.
+                session.execute(
+                    select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
                 )
-            else:
-                result.processed += 1
-        deadline_index.refresh(session, case_ids)
-        session.commit()
-        return len(claimed)
+            try:
+                done = _fire(session, rows, now, effect, careful)
+            except Exception:
+                session.rollback()  # the claims go too: nothing of this attempt stays
+                retry_ids = claimed
+                continue
+            lag = max(0.0, (now - rows[0].due_at).total_seconds())
+            deadline_index.refresh(session, case_ids)
+            session.commit()
+        if result.lag_seconds is None:
+            result.lag_seconds = lag
+        result.processed += done.processed
+        result.failures += done.failures
+        return len(retry_ids or claimed)
+    return 0
 
 
 def sweep(
