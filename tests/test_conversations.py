@@ -546,3 +546,24 @@ def test_a_signed_image_address_is_followed_only_to_the_marketplace(url: str, al
     client = MarketplaceClient(base_url="http://127.0.0.1:5081", app_key="k", app_secret="s")
     assert inbound.media_url_allowed(url, client) is allowed
     assert inbound.media_url_allowed("http://127.0.0.1:5081/_files/f1", client)
+
+
+def test_a_large_batch_is_sent_by_several_threads_each_message_once(app: Flask, db: Session, market) -> None:
+    cases = [make_case(db, market, status=CaseStatus.IN_REVIEW) for _ in range(6)]
+    for n, case in enumerate(cases):
+        case.buyer.email = f"buyer{n}@example.test"
+        for k in range(5):
+            ops.reply(db, case, AGENT, f"Message {k} to buyer {n}")
+        db.commit()
+    factory = app.extensions["database"].sessionmaker
+    with smtp_server() as (inbox, port):
+        config = {"MESSAGE_CHANNEL": "email", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port}
+        assert outbox.dispatch(factory, Router(config), batch=100) == 30
+        assert outbox.dispatch(factory, Router(config)) == 0
+    ids = [m["Message-ID"] for m in inbox.messages]
+    assert len(ids) == len(set(ids)) == 30
+    # Each buyer's messages arrive in the order they were written.
+    for n in range(6):
+        bodies = [m.get_body().get_content().strip() for m in inbox.messages
+                  if m["To"].addresses[0].addr_spec == f"buyer{n}@example.test"]
+        assert bodies == [f"Message {k} to buyer {n}" for k in range(5)]

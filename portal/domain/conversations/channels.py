@@ -264,6 +264,7 @@ class Router:
     """
 
     def __init__(self, config: Mapping[str, Any], shop_name: str = "Returns") -> None:
+        self.config, self.shop_name = config, shop_name
         self.mode = str(config.get("MESSAGE_CHANNEL") or "case_record")
         self.channels: dict[str, Channel] = {"case_record": CaseRecordChannel()}
         settings = SmtpSettings.from_config(config)
@@ -272,6 +273,10 @@ class Router:
         client = client_from_config(config)
         if client is not None:
             self.channels["marketplace"] = MarketplaceChannel(client)
+
+    def copy(self) -> Router:
+        """A router with connections of its own, for another sending thread."""
+        return Router(self.config, self.shop_name)
 
     def order(self) -> list[str]:
         if self.mode == "case_record":
