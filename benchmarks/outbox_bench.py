@@ -164,9 +164,6 @@ def main() -> None:
             queue_messages(url, options.messages)
             # Everything queued, the bench's messages and the few the demo-like fill left queued.
             queued = scalar(url, "SELECT count(*) FROM messages WHERE status = 'queued'")
-            emails = scalar(url, "SELECT count(*) FROM messages m JOIN cases c ON c.id = m.case_id "
-                                 "JOIN buyers b ON b.id = c.buyer_id "
-                                 "WHERE m.status = 'queued' AND b.email IS NOT NULL")
             simulator = SimulatorServer(MarketplaceState(shop_id="bench"), KEY, SECRET, TOKEN).start()
             with smtp_server() as (inbox, port):
                 base = baseline(min(2_000, options.messages), port, simulator.url)
@@ -179,18 +176,21 @@ def main() -> None:
                 chat = Counter(m["idempotency_key"] for m in simulator.state.shop_messages())
             simulator.stop()
             failed = scalar(url, "SELECT count(*) FROM messages WHERE status = 'failed'")
+            # Deadlines of the filled cases fire meanwhile and queue messages of their own: compare what
+            # arrived with what the database says was sent, per channel.
+            mailed = scalar(url, "SELECT count(*) FROM messages WHERE channel = 'email' AND status = 'sent'")
+            chatted = scalar(url, "SELECT count(*) FROM messages WHERE channel = 'marketplace' "
+                                  "AND status = 'delivered'")
             rate = queued / seconds
             print(f"  {processes} scheduler process(es): {seconds:.1f} s, {rate:,.0f} messages/s "
                   f"(receivers alone: {base:,.0f}/s, ratio {rate / base:.2f}); target ≥ 200/s "
                   f"{'met' if rate >= 200 else 'MISSED'}")
-            print(f"    e-mails received {sum(ids.values()):,} for {emails:,} queued, "
-                  f"sent twice {sum(1 for c in ids.values() if c > 1)}; "
-                  f"chat messages {sum(chat.values()):,} "
-                  f"for {queued - emails:,} queued, "
-                  f"twice {sum(1 for c in chat.values() if c > 1)}; "
-                  f"failed {failed}")
-            exact = (sum(ids.values()) == len(ids) == emails and sum(chat.values()) == len(chat)
-                     == queued - emails and failed == 0)
+            print(f"    e-mails received {sum(ids.values()):,}, recorded as sent {mailed:,}, "
+                  f"sent twice {sum(1 for c in ids.values() if c > 1)}; chat messages received "
+                  f"{sum(chat.values()):,}, recorded as delivered {chatted:,}, "
+                  f"twice {sum(1 for c in chat.values() if c > 1)}; failed {failed}")
+            exact = (sum(ids.values()) == len(ids) == mailed and sum(chat.values()) == len(chat) == chatted
+                     and failed == 0 and mailed + chatted >= queued)
             print(f"    each sent exactly once: {'yes' if exact else 'NO'}")
     finally:
         cluster.stop()
