@@ -6,15 +6,14 @@ Run as `python -m portal.documents.worker MEMORY_MB`.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
 import resource
-import signal
 import struct
 import sys
+import threading
+import time
 from typing import Any, BinaryIO
 
 _LENGTH = struct.Struct(">I")
@@ -72,23 +71,20 @@ def render(job: dict[str, Any]) -> bytes:
     )
 
 
-# prctl(2) option: the signal this process gets when its parent dies.
-_PR_SET_PDEATHSIG = 1
+def die_with_parent(parent: int, every: float = 0.5) -> None:
+    """Exit as soon as the process that started us is gone, even mid-render (it was SIGKILLed, say).
 
-
-def die_with_parent(parent: int) -> None:
-    """Be killed when the process that started us dies, even by SIGKILL mid-render (Linux).
-
-    Otherwise a renderer busy with a huge document outlives a killed worker until the render ends;
-    idle ones already stop when their stdin closes.
+    Idle renderers already stop when their stdin closes; this catches one busy with a huge document.
+    A watching thread rather than prctl's parent-death signal: that signal follows the *thread* that
+    started us, and web and job workers start renderers from threads that end long before the process.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return  # not Linux: the closed stdin still ends an idle renderer
-    if os.getppid() != parent:
-        os._exit(1)  # the parent died before prctl took effect
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
