@@ -62,6 +62,10 @@ def _decode_value(value: Any, expected: type | None) -> Any:
 
 
 def _python_type(expression: Any) -> type | None:
+    """The Python type a sort column holds, or None when SQLAlchemy's type has none to offer.
+
+    (`TypeEngine.python_type` raises NotImplementedError for such types; nothing here is unfinished.)
+    """
     try:
         return expression.type.python_type  # type: ignore[no-any-return]
     except (AttributeError, NotImplementedError):
