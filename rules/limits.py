@@ -4,6 +4,9 @@
 # every limit is an ordinary error with a sentence, never a crash or a long stall.
 MAX_SOURCE_BYTES: int = 256 * 1024
 MAX_DEPTH: int = 32
+# Operations inside one another in a statement, counting each sign of a chain like `a + b + c`: the
+# compiled code nests one call per operation and Python's parser stops near 200.
+MAX_EXPRESSION_DEPTH: int = 64
 MAX_RULES: int = 5_000
 MAX_EXAMPLES: int = 5_000
 MAX_STRING_LENGTH: int = 1_000

@@ -18,6 +18,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "this line is nested too deeply: more than {limit} levels of brackets or `not`",
         "这一行嵌套太深：括号或 `not` 超过 {limit} 层",
     ),
+    "limit.expression": (
+        "this line has more than {limit} operations inside one another (each sign of a chain like "
+        "`a + b + c` counts); split it into facts or shorter conditions",
+        "这一行嵌套的运算超过 {limit} 层（像 `a + b + c` 这样的连续运算每个符号算一层）；"
+        "请拆分成事实或较短的条件",
+    ),
     "limit.tokens": (
         "this line is too long: more than {limit} words and symbols",
         "这一行太长：超过 {limit} 个词和符号",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import fields, is_dataclass
 from importlib import resources
 from typing import Any
 
@@ -11,7 +12,7 @@ from lark.lexer import PatternStr
 
 from . import nodes as n
 from .diagnostics import Reporter
-from .limits import MAX_DEPTH, MAX_TOKENS_PER_STATEMENT
+from .limits import MAX_DEPTH, MAX_EXPRESSION_DEPTH, MAX_TOKENS_PER_STATEMENT
 from .scanner import STARTERS, Statement
 from .transform import ToNodes
 from .vocabulary import DURATION_UNITS, KEYWORDS
@@ -195,7 +196,29 @@ def parse_statement(
     node = builder.transform(tree)
     for line, column, code, params in builder.problems:
         report.add(line, column, code, **params)
+    if _depth(node) > MAX_EXPRESSION_DEPTH:
+        report.add(st.first_line, first.column, "limit.expression", limit=MAX_EXPRESSION_DEPTH)
+        return None
     return node
+
+
+_OPERATIONS = (n.Neg, n.Arith, n.Compare, n.Not, n.And, n.Or)
+
+
+def _depth(root: object) -> int:
+    """How many operations deep the statement goes; iterative, so a long chain cannot overflow."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, _OPERATIONS):
+            depth += 1
+            deepest = max(deepest, depth)
+        for field in fields(node):  # type: ignore[arg-type]
+            value = getattr(node, field.name)
+            children = value if isinstance(value, tuple) else (value,)
+            stack.extend((child, depth) for child in children if is_dataclass(child))
+    return deepest
 
 
 def _show(text: str) -> str:

@@ -82,3 +82,29 @@ def test_diagnostics_render_in_chinese() -> None:
     diag = rules.check('if value < "x" then refund')[0]
     assert diag.render("zh") == "`<` 只能比较数字，但这里是文字"
     assert diag.to_dict()["params"] == {"op": "<", "type": "text"}
+
+
+@pytest.mark.parametrize("terms", [limits.MAX_EXPRESSION_DEPTH + 1, 200, 300, 600])
+def test_long_arithmetic_chain_is_refused_not_crashed(terms: int) -> None:
+    # 300 chained `+` once passed the check and then crashed compiling (Python's parser nesting limit).
+    text = "if " + " + ".join(["value"] * terms) + " > 1 then refund"
+    assert codes(text) == ["limit.expression"]
+    with pytest.raises(rules.PolicyError) as refused:
+        rules.compile_policy(text)
+    assert "operations inside one another" in str(refused.value)
+
+
+def test_longest_allowed_arithmetic_chain_compiles_and_decides() -> None:
+    # The comparison is one operation, so the chain may have one sign fewer than the limit.
+    text = "if " + " + ".join(["value"] * limits.MAX_EXPRESSION_DEPTH) + " > 1 then refund"
+    policy = rules.compile_policy(text)
+    assert policy.decide({"value": 1}).actions == [rules.Action("refund")]
+    assert policy.decide({}).actions == [rules.Action("manual_review")]  # unknown value: a person decides
+
+
+def test_deepest_brackets_around_a_long_chain_compile() -> None:
+    half = limits.MAX_DEPTH // 2
+    chain = " * ".join(["value"] * (limits.MAX_EXPRESSION_DEPTH - half - 1))
+    text = "if " + "not (" * half + chain + " > 1" + ")" * half + " then refund"
+    assert codes(text) == []
+    rules.compile_policy(text)
