@@ -30,7 +30,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Database(app.config["DATABASE_URL"]).init_app(app)
     attachments, exports, cache = storage.from_config(app.config, Path(app.instance_path))
-    app.extensions["attachments"] = AttachmentStore(attachments, cache / "attachments")
+    app.extensions["attachments"] = AttachmentStore(
+        attachments, cache / "attachments", app.config["STORAGE_CACHE_MAX_MB"] * 1024 * 1024
+    )
     app.extensions["exports"] = exports
     observability.init_app(app)  # first, so every response (a 429, a CSRF refusal) carries its request id
     login_manager.init_app(app)

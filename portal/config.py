@@ -42,6 +42,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "STORAGE_URL": os.environ.get("STORAGE_URL", ""),
         "STORAGE_ENDPOINT_URL": os.environ.get("STORAGE_ENDPOINT_URL", ""),
         "STORAGE_CACHE_DIR": os.environ.get("STORAGE_CACHE_DIR", ""),
+        "STORAGE_CACHE_MAX_MB": max(1, int(os.environ.get("STORAGE_CACHE_MAX_MB", "2048"))),
+        # Exports download straight from the store through a link signed for this long; 0 streams them
+        # through the portal (for a store that browsers cannot reach).
+        "STORAGE_LINK_SECONDS": min(max(0, int(os.environ.get("STORAGE_LINK_SECONDS", "300"))), 7 * 86_400),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import os
+import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,9 +160,21 @@ def test_an_export_made_by_one_portal_downloads_from_the_other(
     assert len(stored) == 1 and stored[0].startswith(f"aftersales/exports/evidence-export-{export_id}-")
     local = Path(first.instance_path) / "exports" / Path(stored[0]).name
     assert not local.exists()  # only in the store
-    download = _signed_in(second, Role.AUDITOR).get(f"/audit/exports/{export_id}/download")
-    assert download.status_code == 200 and download.mimetype == "application/zip"
-    assert "packs/evidence-pack-AS-S3EXP.pdf" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    # The other portal sends the browser to the store with a signed link; the store serves the zip.
+    auditor_two = _signed_in(second, Role.AUDITOR)
+    download = auditor_two.get(f"/audit/exports/{export_id}/download")
+    assert download.status_code == 302 and download.location.startswith(s3_endpoint)
+    assert "X-Amz-Signature=" in download.location and "X-Amz-Expires=300" in download.location
+    with urllib.request.urlopen(download.location, timeout=30) as answer:
+        assert "attachment" in answer.headers["Content-Disposition"]
+        archive = answer.read()
+    assert "packs/evidence-pack-AS-S3EXP.pdf" in zipfile.ZipFile(io.BytesIO(archive)).namelist()
+    # With links off (a store browsers cannot reach) the portal streams the file itself.
+    second.config["STORAGE_LINK_SECONDS"] = 0
+    streamed = auditor_two.get(f"/audit/exports/{export_id}/download")
+    assert streamed.status_code == 200 and streamed.mimetype == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(streamed.data)).namelist() == zipfile.ZipFile(
+        io.BytesIO(archive)).namelist()
 
 
 def test_a_local_copy_does_not_stop_a_file_reaching_a_new_store(
@@ -171,3 +186,44 @@ def test_a_local_copy_does_not_stop_a_file_reaching_a_new_store(
     AttachmentStore(S3Store(bucket, "old", endpoint_url=s3_endpoint), cache).put(b"receipt")
     digest = AttachmentStore(S3Store(bucket, "new", endpoint_url=s3_endpoint), cache).put(b"receipt")
     assert f"new/{digest[:2]}/{digest[2:4]}/{digest}" in _objects(s3_endpoint, bucket)
+
+
+def test_local_copies_of_remote_objects_are_pruned_least_recently_used_first(
+    s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    store = S3Store(bucket, "files", endpoint_url=s3_endpoint)
+    for name in ("a", "b", "c", "d"):
+        source = tmp_path / name
+        source.write_bytes(name.encode() * 1000)
+        store.put_file(name, source)
+    cache = LocalCache(store, tmp_path / "cache", max_bytes=2500, prune_every=3600)
+    copies = {name: cache.path(name) for name in ("a", "b", "c", "d")}
+    now = time.time()
+    for age, name in enumerate(("d", "c", "b", "a")):  # `a` used longest ago
+        path = copies[name]
+        assert path is not None
+        os.utime(path, (now - 3600 * (age + 1), now - 3600 * (age + 1)))
+    cache.path("b")  # using a copy makes it recent again
+    assert cache.prune(2500) == 2
+    left = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert left == ["b", "d"]
+    # A pruned copy comes back from the store when next needed.
+    again = cache.path("a")
+    assert again is not None and again.read_bytes() == b"a" * 1000
+    # Copies used within the last minutes stay even over the limit (a file being served).
+    assert cache.prune(0) == 1 and sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["a", "b"]
+
+
+def test_fetching_new_copies_keeps_the_cache_bounded(s3_endpoint: str, bucket: str, tmp_path: Path) -> None:
+    store = S3Store(bucket, "files", endpoint_url=s3_endpoint)
+    cache = LocalCache(store, tmp_path / "cache", max_bytes=3000, prune_every=0)
+    for index in range(8):
+        source = tmp_path / f"f{index}"
+        source.write_bytes(b"x" * 1000)
+        store.put_file(f"f{index}", source)
+        path = cache.path(f"f{index}")
+        assert path is not None
+        old = time.time() - 3600 * (10 - index)
+        os.utime(path, (old, old))
+    total = sum(p.stat().st_size for p in (tmp_path / "cache").iterdir())
+    assert total <= 3000 + 1000  # the newest copy is fetched before the others make room

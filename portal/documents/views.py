@@ -290,6 +290,11 @@ def export_download(export_id: int) -> ResponseReturnValue:
         return redirect(url_for("documents.export_status", export_id=job.id))
     name = Path(job.result_path).name
     exports: ObjectStore = current_app.extensions["exports"]
+    if job.result_path == f"exports/{name}":
+        # A remote store serves the file itself, so a large export never ties up a web worker.
+        link = exports.link(name, name, current_app.config["STORAGE_LINK_SECONDS"])
+        if link is not None and exports.exists(name):
+            return redirect(link)
     try:
         stream = exports.open(name) if job.result_path == f"exports/{name}" else None
     except ValueError:

@@ -53,13 +53,14 @@ class AttachmentStore:
     local directory it is the stored file itself; with a remote store, a local copy fetched on first use.
     """
 
-    def __init__(self, objects: str | Path | ObjectStore, cache_dir: str | Path | None = None) -> None:
+    def __init__(self, objects: str | Path | ObjectStore, cache_dir: str | Path | None = None,
+                 cache_max_bytes: int = 2 * 1024**3) -> None:
         if isinstance(objects, str | Path):
             objects = DirectoryStore(objects)
         self.objects: ObjectStore = objects
         local = objects.local_path("")
         self.local_root = local if local is not None else Path(cache_dir or tempfile.mkdtemp(prefix="store-"))
-        self.cache = LocalCache(objects, self.local_root)
+        self.cache = LocalCache(objects, self.local_root, cache_max_bytes)
 
     @staticmethod
     def key(sha256: str) -> str:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 
 class ObjectStore(Protocol):
@@ -37,6 +38,10 @@ class ObjectStore(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """Where the object already is on this machine's disk, if the store is a local directory."""
+
+    def link(self, key: str, download_name: str, seconds: int) -> str | None:
+        """A signed address from which a browser downloads the object itself for `seconds`, or None
+        when the store cannot give one (the portal then streams the file)."""
 
 
 def _atomic_copy(source: IO[bytes], target: Path) -> None:
@@ -89,6 +94,9 @@ class DirectoryStore:
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 
+    def link(self, key: str, download_name: str, seconds: int) -> str | None:
+        return None
+
 
 class S3Store:
     """A bucket (and key prefix) of an S3-compatible object store."""
@@ -101,7 +109,7 @@ class S3Store:
             # Retries with backoff for a store that is briefly busy; bounded waits so a request
             # never hangs a web worker.
             config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5,
-                            read_timeout=60)
+                            read_timeout=60, signature_version="s3v4")
             client = boto3.client("s3", config=config, **client_options)
         self.client = client
         self.bucket = bucket
@@ -151,16 +159,34 @@ class S3Store:
     def local_path(self, key: str) -> Path | None:
         return None
 
+    def link(self, key: str, download_name: str, seconds: int) -> str | None:
+        if seconds <= 0:
+            return None
+        # Signing is local (no request to the store); the browser gets the file as an attachment.
+        disposition = f"attachment; filename*=UTF-8''{quote(download_name, safe='')}"
+        return str(self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._key(key),
+                    "ResponseContentDisposition": disposition},
+            ExpiresIn=seconds,
+        ))
+
 
 class LocalCache:
     """Copies of a store's objects on this machine, fetched once on first use.
 
     For a directory store it is the directory itself. Safe because objects never change once written.
+    The copies are bounded: after fetching a new one, at most every `prune_every` seconds, the least
+    recently used copies go until `max_bytes` remain (each host prunes its own).
     """
 
-    def __init__(self, store: ObjectStore, root: Path) -> None:
+    def __init__(self, store: ObjectStore, root: Path, max_bytes: int = 2 * 1024**3,
+                 prune_every: float = 600) -> None:
         self.store = store
         self.root = root
+        self.max_bytes = max_bytes
+        self.prune_every = prune_every
+        self._pruned_at = 0.0
 
     def path(self, key: str) -> Path | None:
         """A file with the object's bytes, or None when the store has no such object."""
@@ -170,9 +196,46 @@ class LocalCache:
         target = (self.root / key).resolve()
         if not target.is_relative_to(self.root.resolve()):
             raise ValueError(f"key {key!r} leaves the cache")
-        if target.is_file() or self.store.download(key, target):
+        if target.is_file():
+            try:
+                os.utime(target)  # recently used: pruned last
+            except FileNotFoundError:  # pruned meanwhile: fetch it again
+                return target if self.store.download(key, target) else None
+            return target
+        if self.store.download(key, target):
+            if time.monotonic() - self._pruned_at >= self.prune_every:
+                self._pruned_at = time.monotonic()
+                self.prune(self.max_bytes)
             return target
         return None
+
+    def prune(self, max_bytes: int, keep_seconds: float = 300) -> int:
+        """Delete the least recently used copies until the cache holds at most `max_bytes`; the count.
+
+        Copies used in the last `keep_seconds` stay whatever the size, so a file being served or
+        rendered is never taken away; a deleted copy is fetched again from the store when next needed.
+        """
+        if not self.root.is_dir():
+            return 0
+        copies: list[tuple[float, int, Path]] = []
+        total = 0
+        for path in self.root.rglob("*"):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            if path.is_file() and not path.name.startswith(".incoming-"):
+                copies.append((info.st_mtime, info.st_size, path))
+                total += info.st_size
+        removed = 0
+        recent = time.time() - keep_seconds
+        for used, size, path in sorted(copies):
+            if total <= max_bytes or used > recent:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+            removed += 1
+        return removed
 
     def keep(self, key: str, source: Path) -> None:
         """Remember a file just stored, so this machine need not fetch it back."""
@@ -182,6 +245,9 @@ class LocalCache:
         if not target.is_file():
             with source.open("rb") as handle:
                 _atomic_copy(handle, target)
+            if time.monotonic() - self._pruned_at >= self.prune_every:
+                self._pruned_at = time.monotonic()
+                self.prune(self.max_bytes)
 
 
 def from_config(config: Mapping[str, Any], instance_path: Path) -> tuple[ObjectStore, ObjectStore, Path]:
