@@ -202,6 +202,11 @@ FIELDS: dict[str, FieldSpec] = {
     ),
     "evidence.photos": FieldSpec(NUMBER, "How many photos the buyer has supplied."),
     "evidence.videos": FieldSpec(NUMBER, "How many videos the buyer has supplied."),
+    "evidence.from": FieldSpec(
+        TEXT,
+        "Whose the newest evidence is; on evidence_added, the evidence just added.",
+        values=("buyer", "agent", "platform"),
+    ),
 }
 
 # Argument kinds: what the checker accepts for each and how the editor describes it.
@@ -247,7 +252,7 @@ ACTIONS: dict[str, ActionSpec] = {
 EVENTS: dict[str, str] = {
     "case_opened": "A new case was opened; rules before any `on` line belong here.",
     "case_updated": "The buyer or an agent changed the case.",
-    "evidence_added": "The buyer added photos, videos or documents.",
+    "evidence_added": "Evidence was added: by the buyer, an agent or the platform (see evidence.from).",
     "return_shipped": "The buyer shipped the return.",
     "return_received": "The warehouse scanned the returned parcel.",
     "inspection_done": "The warehouse finished inspecting the return.",

@@ -15,6 +15,7 @@ from portal.domain import deadline_rules, events
 from portal.domain import operations as ops
 from portal.domain.attachments import AttachmentStore, store_attachment
 from portal.domain.enums import (
+    EVIDENCE_ORIGIN,
     OPEN_STATUSES,
     CaseReason,
     CaseType,
@@ -200,7 +201,11 @@ def _store_proof(
             case,
             actor,
             "evidence_added",
-            {"kind": EvidenceKind.PROOF_OF_DELIVERY.value, "sha256": attachment.sha256},
+            {
+                "kind": EvidenceKind.PROOF_OF_DELIVERY.value,
+                "sha256": attachment.sha256,
+                "from": EVIDENCE_ORIGIN[EvidenceSource.CARRIER],
+            },
         )
         added += 1
     return added

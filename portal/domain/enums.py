@@ -178,6 +178,16 @@ class EvidenceSource(enum.StrEnum):
     WAREHOUSE = "warehouse"
 
 
+# Whose evidence it is, as agents and the policy (`evidence.from`) see it: the buyer's, an agent's (anyone
+# at the seller), or the platform's (the carrier, the warehouse and other systems).
+EVIDENCE_ORIGIN: dict[EvidenceSource, str] = {
+    EvidenceSource.BUYER: "buyer",
+    EvidenceSource.SELLER: "agent",
+    EvidenceSource.CARRIER: "platform",
+    EvidenceSource.WAREHOUSE: "platform",
+}
+
+
 class MessageDirection(enum.StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import events, lifecycle
 from portal.domain.attachments import AttachmentStore, store_attachment
-from portal.domain.enums import EvidenceKind, EvidenceSource
+from portal.domain.enums import EVIDENCE_ORIGIN, EvidenceKind, EvidenceSource
 from portal.domain.lifecycle import Actor
 from portal.domain.models import Case, EvidenceItem
 from portal.domain.text_limits import bounded
@@ -40,7 +40,11 @@ def add_evidence(
     )
     session.add(item)
     lifecycle.record(
-        session, case, actor, "evidence_added", {"kind": kind.value, "sha256": attachment.sha256}
+        session,
+        case,
+        actor,
+        "evidence_added",
+        {"kind": kind.value, "sha256": attachment.sha256, "from": EVIDENCE_ORIGIN[source]},
     )
     events.handle_event(session, case, "evidence_added")
     session.flush()

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from portal.domain.enums import Channel, EvidenceKind, EvidenceSource, ShipmentKind
+from portal.domain.enums import EVIDENCE_ORIGIN, Channel, EvidenceKind, EvidenceSource, ShipmentKind
 from portal.domain.models import Case, Shipment
 
 _CENT = Decimal("0.01")
@@ -79,4 +79,7 @@ def case_facts(case: Case, now: datetime, usd_rates: dict[str, Decimal]) -> dict
     from_buyer = [e for e in case.evidence if e.source == EvidenceSource.BUYER]
     facts["evidence"] = {"photos": sum(1 for e in from_buyer if e.kind == EvidenceKind.PHOTO),
                          "videos": sum(1 for e in from_buyer if e.kind == EvidenceKind.VIDEO)}
+    if case.evidence:
+        # Whose the newest evidence is: on `evidence_added`, the evidence that was just added.
+        facts["evidence"]["from"] = EVIDENCE_ORIGIN[case.evidence[-1].source]
     return facts

@@ -34,6 +34,7 @@ FIELD_HELP = {
     "inspection.result": _l("What the warehouse found when it inspected the return."),
     "evidence.photos": _l("How many photos the buyer has supplied."),
     "evidence.videos": _l("How many videos the buyer has supplied."),
+    "evidence.from": _l("Whose the newest evidence is; on evidence_added, the evidence just added."),
 }
 ACTION_HELP = {
     "approve_return": _l("The buyer sends the item back; refund after it is received."),
@@ -55,7 +56,7 @@ ACTION_HELP = {
 EVENT_HELP = {
     "case_opened": _l("A new case was opened; rules before any `on` line belong here."),
     "case_updated": _l("The buyer or an agent changed the case."),
-    "evidence_added": _l("The buyer added photos, videos or documents."),
+    "evidence_added": _l("Evidence was added: by the buyer, an agent or the platform (see evidence.from)."),
     "return_shipped": _l("The buyer shipped the return."),
     "return_received": _l("The warehouse scanned the returned parcel."),
     "inspection_done": _l("The warehouse finished inspecting the return."),

@@ -22,7 +22,8 @@ FORMATS: dict[int, tuple[str, ...]] = {
         "return.days_in_transit", "inspection.result", "evidence.photos", "evidence.videos",
     ),
 }
-CURRENT = 1
+FORMATS[2] = (*FORMATS[1], "evidence.from")
+CURRENT = 2
 # The C scanner alone: json.loads wraps it in a Python method and two regular expressions per call.
 _SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_float=Decimal))  # type: ignore[attr-defined, arg-type]
 
