@@ -16,6 +16,7 @@ from portal.demo.world import World
 from portal.domain import operations
 from portal.domain.conversations import templates
 from portal.domain.enums import (
+    EVIDENCE_ORIGIN,
     OPEN_STATUSES,
     CaseStatus,
     DeadlineKind,
@@ -43,6 +44,8 @@ from portal.domain.models import (
 Actor = str | User
 # Reasons that make the shop at fault (it pays the return postage), as the portal's operations see them.
 SELLER_FAULT = frozenset(operations.SELLER_FAULT)
+# Deadlines that ran out this recently are left pending, as if the scheduler had not swept them yet.
+OVERDUE_WINDOW = timedelta(hours=12)
 
 
 def agent_for(world: World, queue: str) -> User | None:
@@ -196,7 +199,7 @@ class Ctx:
                  actor: Actor, at: datetime | None = None) -> None:
         sha = self.world.attach(data)
         self.evidence_kinds.add(kind.value)
-        details = {"kind": kind.value, "sha256": sha, "filename": filename}
+        details = {"kind": kind.value, "sha256": sha, "filename": filename, "from": EVIDENCE_ORIGIN[source]}
         when = self.emit("evidence_added", actor, details, at)
         self.rows.append(EvidenceItem(id=self.world.new_id(EvidenceItem), case=self.case, kind=kind,
                                       source=source, sha256=sha, filename=filename,
@@ -253,9 +256,9 @@ class Ctx:
                 row.state = DeadlineState.PAUSED
                 row.remaining_seconds = int((row.due_at - stopped).total_seconds())
             elif row.due_at <= min(x for x in (met, closed_at, now) if x is not None):
-                overdue = closed_at is None and met is None and now - row.due_at < timedelta(hours=6)
-                if overdue and rng.random() < 0.6:
-                    continue  # still pending: the scheduler's next sweep picks it up
+                if closed_at is None and met is None and now - row.due_at < OVERDUE_WINDOW:
+                    # Still pending: the queue's Overdue view has these until the scheduler's sweep fires them.
+                    continue
                 # The scheduler fires within a minute, except when it was down for a while.
                 late = rng.random() < 0.06
                 lag = timedelta(minutes=rng.uniform(20, 180) if late else rng.uniform(0.05, 0.9))

@@ -20,7 +20,7 @@ from portal.demo.decisions import REFUND_ACTIONS
 from portal.demo.orders import build_orders
 from portal.demo.policies import build_policies
 from portal.demo.world import World
-from portal.domain import audit
+from portal.domain import audit, lifecycle
 from portal.domain.attachments import AttachmentStore
 from portal.domain.enums import (
     OPEN_STATUSES,
@@ -30,6 +30,7 @@ from portal.domain.enums import (
     Role,
     TrackingStatus,
 )
+from portal.domain.lifecycle import Actor
 from portal.domain.models import (
     Base,
     Case,
@@ -107,6 +108,7 @@ def _insert_tracking(world: World) -> None:
 
 
 def _insert_case_events(world: World) -> None:
+    """The timeline lines, and their audit entries as the portal writes them (lifecycle.audit_entry)."""
     # Event data may name a row by the object (a message, a decision): its id exists by now.
     def plain(data: dict[str, Any]) -> dict[str, Any]:
         return {key: cast(Any, value).id if isinstance(value, Base) else value for key, value in data.items()}
@@ -114,6 +116,20 @@ def _insert_case_events(world: World) -> None:
     rows = [{**row, "case_id": case.id, "data": plain(row["data"])} for case, row in world.case_events]
     if rows:
         world.session.execute(insert(CaseEvent).execution_options(render_nulls=True), rows)
+    people = {user.id: Actor.person(user) for user in world.users.values()}
+    numbers = {case.id: case.number for case, _ in world.case_events}
+    history = sorted(rows, key=lambda row: row["occurred_at"])
+    entries = [
+        lifecycle.audit_entry(
+            numbers[row["case_id"]],
+            people.get(row["actor_id"]) or Actor.system(row["actor_label"]),
+            row["kind"],
+            row["data"],
+            occurred_at=row["occurred_at"],
+        )
+        for row in history
+    ]
+    world.counts["audit_entries"] += audit.record_many(world.session, entries)
     world.counts["case_events"] += len(rows)
     world.case_events.clear()
 

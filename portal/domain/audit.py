@@ -33,6 +33,27 @@ def canonical_details(details: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(details, default=_plain))
 
 
+def entry(
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    details: dict[str, Any] | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One entry's row, for `record_many`; `occurred_at` is now unless the entry records history."""
+    return {
+        "occurred_at": occurred_at or utcnow(),
+        "actor_id": actor.id if actor else None,
+        "actor_label": actor_label or (actor.email if actor else "system"),
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "details": canonical_details(details or {}),
+    }
+
+
 def record(
     session: Session,
     action: str,
@@ -51,16 +72,16 @@ def record(
     session.flush()
     return session.execute(
         insert(cast(Table, AuditEntry.__table__)).returning(AuditEntry.__table__.c.id),
-        {
-            "occurred_at": utcnow(),
-            "actor_id": actor.id if actor else None,
-            "actor_label": actor_label or (actor.email if actor else "system"),
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "details": canonical_details(details or {}),
-        },
+        entry(action, entity_type, entity_id, details, actor, actor_label),
     ).scalar_one()
+
+
+def record_many(session: Session, entries: list[dict[str, Any]]) -> int:
+    """Append many entries (made by `entry`) in one statement, in the order given; returns how many."""
+    session.flush()
+    if entries:
+        session.execute(insert(cast(Table, AuditEntry.__table__)), entries)
+    return len(entries)
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -197,16 +197,28 @@ def record(
     if step is not None:
         step.append(event)
     case.updated_at = now
-    audit.record(
-        session,
+    audit.record_many(session, [audit_entry(case.number, actor, kind, data, audit_action)])
+    return event
+
+
+def audit_entry(
+    number: str,
+    actor: Actor,
+    kind: str,
+    data: dict[str, Any] | None = None,
+    audit_action: str | None = None,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The audit entry of one timeline line of case `number` (`occurred_at`: when it happened, if not now)."""
+    return audit.entry(
         audit_action or f"case.{kind}",
         "case",
-        case.number,
+        number,
         {"kind": kind, **(data or {})},
         actor=actor.user,
         actor_label=None if actor.user else actor.label,
+        occurred_at=occurred_at,
     )
-    return event
 
 
 def move(session: Session, case: Case, to: S, actor: Actor, now: datetime | None = None) -> None:
