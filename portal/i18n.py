@@ -12,7 +12,7 @@ from flask_login import current_user
 from portal import formatting
 from portal.domain.types import utcnow
 from portal.formatting import duration, format_dt, format_money, time_tag
-from portal.labels import label, purpose_label
+from portal.labels import action_label, event_label, label, origin_label, purpose_label
 
 __all__ = ["duration", "format_dt", "format_money", "format_number", "in_zone", "init_app", "time_tag"]
 
@@ -80,6 +80,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["time"] = time_tag
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["purpose"] = purpose_label
+    app.jinja_env.filters["action"] = action_label
+    app.jinja_env.filters["event"] = event_label
+    app.jinja_env.filters["origin"] = origin_label
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.globals["money"] = format_money
     app.jinja_env.globals["duration"] = duration

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from portal.domain.deadline_rules import RULES
+from portal.domain.enums import EVIDENCE_ORIGIN
 from portal.formatting import locale_key, viewer_locale
 
 LABELS = {
@@ -145,7 +147,65 @@ PURPOSE_LABELS = {
     "tracking_stale": _l("Parcel not moving"),
     "reply": _l("Reply"),
 }
+# The policy's actions and events as a decision on the timeline names them.
+ACTION_LABELS = {
+    "approve_return": _l("Approve return"),
+    "refund_without_return": _l("Refund without return"),
+    "refund": _l("Refund in full"),
+    "pre_refund": _l("Refund before the item is back"),
+    "partial_refund": _l("Partial refund"),
+    "coupon": _l("Give a coupon"),
+    "exchange": _l("Exchange"),
+    "reject": _l("Reject"),
+    "request_evidence": _l("Request evidence"),
+    "manual_review": _l("Manual review"),
+    "assign": _l("Route to a queue"),
+    "set_deadline": _l("Set a deadline"),
+    "notify": _l("Message the buyer"),
+    "escalate": _l("Escalate to senior"),
+    "hold": _l("Hold (pause automation)"),
+}
+EVENT_LABELS = {
+    "case_opened": _l("Case opened"),
+    "case_updated": _l("Case updated"),
+    "evidence_added": _l("Evidence added"),
+    "return_shipped": _l("Buyer shipped the return"),
+    "return_received": _l("Return received at the warehouse"),
+    "inspection_done": _l("Inspection done"),
+    "delivery_failed": _l("Delivery failed"),
+    "tracking_stale": _l("Parcel not moving"),
+    "dispute_opened": _l("Dispute opened on the marketplace"),
+    "buyer_replied": _l("The buyer wrote"),
+}
+EVIDENCE_ORIGINS = {source.value: origin for source, origin in EVIDENCE_ORIGIN.items()}
+ORIGIN_LABELS = {
+    "buyer": _l("from the buyer"),
+    "agent": _l("from an agent"),
+    "platform": _l("from the platform"),
+}
 _translated: dict[tuple[object, str, str], str] = {}
+
+
+def action_label(name: object) -> str:
+    """A policy action in the user's language ("manual_review" is "Manual review")."""
+    found = ACTION_LABELS.get(str(name))
+    return str(found) if found is not None else str(name)
+
+
+def event_label(name: object) -> str:
+    """A policy event in the user's language; `deadline:NAME` names the deadline that ran out."""
+    text = str(name)
+    if text.startswith("deadline:"):
+        return gettext("Deadline ran out: %(name)s", name=label(text.partition(":")[2]))
+    found = EVENT_LABELS.get(text)
+    return str(found) if found is not None else text
+
+
+def origin_label(source: object) -> str:
+    """Whose evidence it is, from its stored source or its origin ("buyer", "agent", "platform")."""
+    key = str(getattr(source, "value", source))
+    found = ORIGIN_LABELS.get(EVIDENCE_ORIGINS.get(key, key))
+    return str(found) if found is not None else key
 
 
 def purpose_label(name: str | None) -> str:

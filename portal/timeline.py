@@ -8,7 +8,15 @@ from typing import Any
 
 from portal.domain.models import Case
 
-MESSAGE_EVENTS = frozenset({"message_queued", "message_sent"})
+# A message is one line of its own, with its delivery state and any failure; these events say it again.
+MESSAGE_EVENTS = frozenset({"message_queued", "message_sent", "message_failed"})
+
+
+def _shown(kind: str, data: dict[str, Any]) -> bool:
+    if kind in MESSAGE_EVENTS:
+        return False
+    # The buyer's message has its own line; the event adds something only when it reopened the case.
+    return kind != "buyer_replied" or bool(data.get("reopened"))
 
 
 @dataclass(frozen=True)
@@ -21,11 +29,10 @@ class TimelineEntry:
 
 
 def build_timeline(case: Case) -> list[TimelineEntry]:
-    # A message is one line of its own (with its delivery state), so its queued/sent events are not.
     entries = [
         TimelineEntry(e.occurred_at, "event", e.actor_label, dict(e.data), e.kind)
         for e in case.events
-        if e.kind not in MESSAGE_EVENTS
+        if _shown(e.kind, e.data)
     ]
     for shipment in case.order.shipments:
         entries.extend(

@@ -138,8 +138,12 @@ def test_bulk_action_confirms_then_reports_per_row(agent: FlaskClient, db: Sessi
     assert "Apply to 2 cases?" in confirm and "AS-B1" in confirm
     db.expire_all()
     assert not db.scalars(select(ReturnShipment)).all()  # nothing changed before confirming
-    result = agent.post("/cases/bulk", data={**form, "confirmed": "1"}).get_data(as_text=True)
-    assert "1 of 3 done" in result and "is not possible" in result and "No such case." in result
+    applied = agent.post("/cases/bulk", data={**form, "confirmed": "1"})
+    assert applied.status_code == 302 and applied.headers["Location"] == "/cases"
+    result = agent.get("/cases").get_data(as_text=True)
+    assert "Approved the return of 1 case." in result
+    assert "Not done for AS-B2: “approve_return” is not possible" in result
+    assert "Not done for AS-GONE: No such case." in result
     db.expire_all()
     assert [r.case.number for r in db.scalars(select(ReturnShipment))] == ["AS-B1"]
 

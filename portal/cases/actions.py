@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -17,13 +18,14 @@ from portal.cases.blueprint import bp
 from portal.cases.summary import what_moved
 from portal.cases.views import CONFIRM, case_page, load_case
 from portal.db import db_session
-from portal.domain import events, lifecycle
+from portal.domain import events, lifecycle, money
 from portal.domain import operations as ops
 from portal.domain.conversations import macros, outbox
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, Role
 from portal.domain.evidence import add_evidence
 from portal.domain.lifecycle import Actor, ConflictError, LifecycleError
 from portal.domain.models import Case, Macro, Message, User
+from portal.domain.text_limits import bounded
 
 Handler = Callable[[Session, Case, Actor, dict[str, str]], object]
 
@@ -35,15 +37,50 @@ def _choice(enum_type: type, value: str):  # type: ignore[no-untyped-def]
         raise LifecycleError(lifecycle.N_("Choose one of the listed options.")) from None
 
 
-def _partial(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+def _share(form: dict[str, str]) -> tuple[Decimal | None, Decimal | None]:
+    """The agent's "12.50" or "20%" as (amount, percent)."""
     text = form.get("amount", "").strip()
     if text.endswith("%"):
-        return ops.partial_refund(
-            session, case, actor, percent=ops.parse_amount(text[:-1]), reason=form.get("reason", "")
-        )
-    return ops.partial_refund(
-        session, case, actor, amount=ops.parse_amount(text), reason=form.get("reason", "")
-    )
+        return None, ops.parse_amount(text[:-1])
+    return ops.parse_amount(text), None
+
+
+def _partial(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
+    amount, percent = _share(form)
+    reason = form.get("reason", "")
+    return ops.partial_refund(session, case, actor, amount=amount, percent=percent, reason=reason)
+
+
+def _check_partial(case: Case, form: dict[str, str]) -> dict[str, object]:
+    amount, percent = _share(form)
+    bounded("reason", form.get("reason", ""))
+    return {"amount": ops.partial_refund_value(case, amount, percent), "percent": percent}
+
+
+def _check_coupon(case: Case, form: dict[str, str]) -> dict[str, object]:
+    bounded("reason", form.get("reason", ""))
+    return {"amount": ops.coupon_value(case, ops.parse_amount(form.get("amount", "")))}
+
+
+def _check_full(case: Case, form: dict[str, str]) -> dict[str, object]:
+    if money.has_full_refund(case):
+        raise LifecycleError(lifecycle.N_("This case already has a full refund."))
+    left = money.remaining(case)
+    if left <= 0:
+        raise LifecycleError(lifecycle.N_("Nothing is left to refund on this case."))
+    return {"amount": left}
+
+
+# Each confirmed operation checks what the agent typed before the confirm box shows, changing nothing,
+# and says what it will come to ("20%" of the case is 9.00 USD).
+CONFIRM_CHECKS: dict[str, Callable[[Case, dict[str, str]], dict[str, object]]] = {
+    "refund": _check_full,
+    "refund_without_return": _check_full,
+    "pre_refund": _check_full,
+    "partial_refund": _check_partial,
+    "coupon": _check_coupon,
+    "reject": lambda case, form: {"reason": ops.rejection_reason(form.get("reason", ""))},
+}
 
 
 def _inspection(session: Session, case: Case, actor: Actor, form: dict[str, str]) -> object:
@@ -142,6 +179,21 @@ DONE = {
     "macro": _l("Macro applied."),
     "retry": _l("The message will be sent again."),
 }
+# Working on a case makes it yours when nobody has it yet; notes, tags and assignments do not.
+TAKES_THE_CASE = set(HANDLERS) | {"macro", "reply", "evidence"}
+
+
+def _take_if_unassigned(session: Session, case: Case, name: str, actor: Actor) -> None:
+    """Assign an unassigned case to the agent who acts on it, as a manual assignment would (audited)."""
+    user = actor.user
+    if (
+        name in TAKES_THE_CASE
+        and case.assignee_id is None
+        and user is not None
+        and user.role in (Role.CS_AGENT, Role.OPS_MANAGER)
+        and lifecycle.allowed(case, "assign_to")
+    ):
+        ops.assign_to(session, case, actor, user)
 
 
 def _perform(number: str, name: str, handler: Handler) -> ResponseReturnValue:
@@ -149,13 +201,18 @@ def _perform(number: str, name: str, handler: Handler) -> ResponseReturnValue:
     case = load_case(number)
     form = {key: value for key, value in request.form.items() if key != "csrf_token"}
     seen = form.get("version", "")
+    by_field = form.get("_op") == name
     try:
         lifecycle.check_version(case, int(seen) if seen.isdigit() else None)
         if name in CONFIRM and form.get("confirmed") != "1":
             lifecycle.require(case, name)
-            return case_page(case, draft=form, confirm=name)
+            check = CONFIRM_CHECKS.get(name)
+            preview = check(case, form) if check else {}
+            return case_page(case, draft=form, confirm=name, preview=preview)
         session.info["step_events"] = []
-        handler(session, case, Actor.person(current_user), form)
+        actor = Actor.person(current_user)
+        _take_if_unassigned(session, case, name, actor)
+        handler(session, case, actor, form)
         moved = [e for e in session.info.pop("step_events", []) if e.case is case]
         session.commit()
     except ConflictError as conflict:
@@ -175,9 +232,14 @@ def _perform(number: str, name: str, handler: Handler) -> ResponseReturnValue:
     except LifecycleError as error:
         session.rollback()
         return case_page(
-            load_case(number), status=422, draft=form, error=gettext(error.message, **error.params)
+            load_case(number),
+            status=422,
+            draft=form,
+            error=gettext(error.message, **error.params),
+            field_error=by_field,
         )
-    flash(what_moved(moved, str(DONE.get(name, _l("Done.")))), "success")
+    flash(what_moved(moved, str(DONE.get(name, _l("Saved.")))), "success")
+    # Post/redirect/get: the address is the case page again, and reloading it sends nothing.
     return redirect(url_for("cases.show", number=number))
 
 

@@ -7,9 +7,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import current_app, flash, redirect, request, url_for
+from flask import session as session_store
 from flask.typing import ResponseReturnValue
-from flask_babel import get_timezone, gettext
+from flask_babel import get_timezone, gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,13 +19,16 @@ from portal.access import ALL_ROLES, STAFF, allow, can
 from portal.cache import app_cache
 from portal.cases.blueprint import bp
 from portal.db import db_session
+from portal.domain import lifecycle
 from portal.domain import operations as ops
 from portal.domain.enums import CaseReason, CaseStatus, CaseType, Channel, Role
 from portal.domain.lifecycle import Actor, LifecycleError
 from portal.domain.lookups import market_codes
 from portal.domain.models import Case, OrderItem, User
 from portal.domain.queue import SORTS, VIEWS, CaseFilter, case_query, count_cases, queue_counts, sort_keys
+from portal.domain.text_limits import bounded
 from portal.domain.types import utcnow
+from portal.labels import label
 from portal.pagination import keyset_page
 from portal.rendering import next_page_url, render, wants_fragment
 
@@ -80,11 +84,37 @@ def filter_from_args(args: Any) -> CaseFilter:
     )
 
 
+# The queue remembers the filters it was last shown with, so the case page's breadcrumb and the bulk
+# pages lead back to the same list (a query string the queue itself accepts; paging is left out).
+QUEUE_ARGS_KEY = "queue_args"
+NOT_A_FILTER = ("after", "shown")
+
+
+def _remember_filters() -> None:
+    args = {key: value[:100] for key, value in request.args.items() if key not in NOT_A_FILTER and value}
+    if session_store.get(QUEUE_ARGS_KEY) != args:
+        session_store[QUEUE_ARGS_KEY] = args
+
+
+def queue_url() -> str:
+    """The queue with the filters the user last looked at it with."""
+    saved = session_store.get(QUEUE_ARGS_KEY)
+    args: dict[str, Any] = {str(k): str(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+    return url_for("cases.queue", **args)
+
+
+@bp.context_processor
+def _queue_link() -> dict[str, Any]:
+    return {"queue_url": queue_url}
+
+
 @bp.get("")
 @allow(ALL_ROLES)
 def queue() -> ResponseReturnValue:
     session = db_session()
     case_filter = filter_from_args(request.args)
+    if not request.args.get("after") and not request.args.get("shown"):
+        _remember_filters()
     size = current_app.config["PAGE_SIZE"]
     shown = request.args.get("shown", "")
     refreshing = shown.isdigit() and not request.args.get("after")
@@ -138,14 +168,30 @@ def queue() -> ResponseReturnValue:
     return render("cases/queue.html", "cases/partials/_rows.html", **context)
 
 
+def _bulk_agent(form: dict[str, str]) -> User:
+    user_id = form.get("assignee", "")
+    user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or user.role not in (Role.CS_AGENT, Role.OPS_MANAGER) or not user.active:
+        raise LifecycleError(lifecycle.N_("Choose the agent to assign the cases to."))
+    return user
+
+
+def _bulk_check(action: str, form: dict[str, str]) -> None:
+    """What the agent chose, checked before the confirm step: nothing is applied with a missing choice."""
+    if action == "assign":
+        _bulk_agent(form)
+    elif action == "request_evidence" and form.get("kind", "") not in ops.EVIDENCE_KINDS:
+        raise LifecycleError(lifecycle.N_("Ask for a photo, a video or a document."))
+    elif action == "add_tag":
+        tag = bounded("tag", form.get("tag", ""))
+        if not tag:
+            raise LifecycleError(lifecycle.N_("Type the tag to add."))
+
+
 def _bulk_apply(case: Case, action: str, form: dict[str, str], actor: Actor) -> None:
     session = db_session()
     if action == "assign":
-        user_id = form.get("assignee", "")
-        user = session.get(User, int(user_id)) if user_id.isdigit() else None
-        if user is None or user.role not in (Role.CS_AGENT, Role.OPS_MANAGER):
-            raise LifecycleError("Choose an agent from the list.")
-        ops.assign_to(session, case, actor, user)
+        ops.assign_to(session, case, actor, _bulk_agent(form))
     elif action == "approve_return":
         ops.approve_return(session, case, actor)
     elif action == "request_evidence":
@@ -154,10 +200,34 @@ def _bulk_apply(case: Case, action: str, form: dict[str, str], actor: Actor) -> 
         ops.add_tag(session, case, actor, form.get("tag", ""))
 
 
+def _bulk_done(action: str, form: dict[str, str], done: int) -> str:
+    if action == "assign":
+        return ngettext(
+            "Assigned %(num)d case to %(name)s.", "Assigned %(num)d cases to %(name)s.", done,
+            name=_bulk_agent(form).name,
+        )
+    if action == "approve_return":
+        return ngettext(
+            "Approved the return of %(num)d case.", "Approved the returns of %(num)d cases.", done
+        )
+    if action == "request_evidence":
+        return ngettext(
+            "Asked %(num)d buyer for a %(kind)s.", "Asked %(num)d buyers for a %(kind)s.", done,
+            kind=label(form.get("kind", "")),
+        )
+    return ngettext(
+        "Tagged %(num)d case “%(tag)s”.", "Tagged %(num)d cases “%(tag)s”.", done, tag=form.get("tag", "")
+    )
+
+
 @bp.post("/bulk")
 @allow(STAFF)
 def bulk() -> ResponseReturnValue:
-    """Confirm, then apply one action to the selected cases; each case succeeds or fails on its own."""
+    """Confirm, then apply one action to the selected cases; each case succeeds or fails on its own.
+
+    The choices are checked before the confirm step. After applying, the agent is sent back to the queue
+    (post/redirect/get) with what was done and, per reason, the cases that were not.
+    """
     session = db_session()
     numbers = list(dict.fromkeys(request.form.getlist("case")))[:200]
     action = request.form.get("action", "")
@@ -167,6 +237,11 @@ def bulk() -> ResponseReturnValue:
         problem = gettext("Select at least one case.")
     elif action not in BULK_ACTIONS:
         problem = gettext("Choose an action.")
+    else:
+        try:
+            _bulk_check(action, form)
+        except LifecycleError as error:
+            problem = gettext(error.message, **error.params)
     cases = session.scalars(select(Case).where(Case.number.in_(numbers)).order_by(Case.number)).all()
     if problem or request.form.get("confirmed") != "1":
         agent = session.get(User, int(form["assignee"])) if form.get("assignee", "").isdigit() else None
@@ -180,15 +255,24 @@ def bulk() -> ResponseReturnValue:
             status=422 if problem else 200,
         )
     actor = Actor.person(current_user)
-    results = []
+    done = 0
+    failed: dict[str, list[str]] = {}
     for case in cases:
         try:
             _bulk_apply(case, action, form, actor)
             session.commit()
-            results.append((case.number, True, ""))
+            done += 1
         except LifecycleError as error:
             session.rollback()
-            results.append((case.number, False, gettext(error.message, **error.params)))
-    missing = set(numbers) - {case.number for case in cases}
-    results.extend((number, False, gettext("No such case.")) for number in sorted(missing))
-    return render("cases/bulk_result.html", results=results, action=action)
+            failed.setdefault(gettext(error.message, **error.params), []).append(case.number)
+    missing = sorted(set(numbers) - {case.number for case in cases})
+    if missing:
+        failed.setdefault(gettext("No such case."), []).extend(missing)
+    if done:
+        flash(_bulk_done(action, form, done), "success")
+    for reason, which in failed.items():
+        flash(
+            gettext("Not done for %(cases)s: %(reason)s", cases=", ".join(which), reason=reason),
+            "error",
+        )
+    return redirect(queue_url())

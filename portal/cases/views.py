@@ -15,7 +15,7 @@ from portal.db import db_session
 from portal.domain import lifecycle, lookups, money
 from portal.domain.conversations import macros, templates
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, MessageDirection, Role
-from portal.domain.models import Case, Message, User
+from portal.domain.models import Case, Message, PolicyVersion, User
 from portal.domain.policy_engine import explain_stored
 from portal.domain.types import utcnow
 from portal.main.views import send_stored
@@ -61,8 +61,14 @@ def case_page(
     error: str | None = None,
     conflict: lifecycle.ConflictError | None = None,
     confirm: str | None = None,
+    preview: dict[str, Any] | None = None,
+    field_error: bool = False,
 ) -> ResponseReturnValue:
-    """The case page; after a refused or conflicting change it keeps what the user typed in `draft`."""
+    """The case page; after a refused or conflicting change it keeps what the user typed in `draft`.
+
+    `preview` is what a confirmed operation will come to (the amount of "20%"); `field_error` shows
+    `error` beside the field of the form that was sent rather than above the page.
+    """
     lang = str(get_locale())
     staff = can("cases.act")
     session = db_session()
@@ -78,11 +84,23 @@ def case_page(
         if staff
         else []
     )
+    version_ids = {d.policy_version_id for d in case.decisions if d.policy_version_id is not None}
+    policy_numbers = (
+        {
+            version_id: number
+            for version_id, number in session.execute(
+                select(PolicyVersion.id, PolicyVersion.number).where(PolicyVersion.id.in_(version_ids))
+            )
+        }
+        if version_ids
+        else {}
+    )
     response = render(
         "cases/show.html",
         case=case,
         timeline=build_timeline(case),
         explanations={d.id: explain_stored(d, lang) for d in case.decisions},
+        policy_numbers=policy_numbers,
         operations=lifecycle.available(case) if staff else [],
         confirm_ops=CONFIRM,
         field_ops=WITH_FIELDS,
@@ -98,6 +116,8 @@ def case_page(
         error=error,
         conflict=conflict,
         confirm=confirm,
+        preview=preview or {},
+        field_error=field_error,
         status=status,
     )
     if staff and unread:

@@ -289,6 +289,28 @@ def full_refund(session: Session, case: Case, actor: Actor, operation: str = "re
     return refund
 
 
+def partial_refund_value(
+    case: Case, amount: Decimal | None = None, percent: Decimal | None = None
+) -> Decimal:
+    """What a partial refund of `amount` or `percent` comes to, refused when it is no refund this case can
+    have; nothing changes, so the agent's confirm step asks it first."""
+    if percent is not None and not (percent.is_finite() and 0 < percent <= 100):
+        raise LifecycleError(N_("A share must be more than 0% and at most 100%."))
+    if amount is not None:
+        amount = check_amount(amount)
+    value = money.share(case, percent) if percent is not None else money.cents(amount or Decimal("0"))
+    if value <= 0:
+        raise LifecycleError(N_("A refund must be more than zero."))
+    left = money.remaining(case)
+    if value > left:
+        raise LifecycleError(
+            N_("A partial refund of %(amount)s is more than the %(left)s left to refund."),
+            amount=f"{value} {case.currency}",
+            left=f"{left} {case.currency}",
+        )
+    return value
+
+
 def partial_refund(
     session: Session,
     case: Case,
@@ -298,30 +320,25 @@ def partial_refund(
     reason: str = "",
 ) -> Refund:
     require(case, "partial_refund")
-    if percent is not None and not (percent.is_finite() and 0 < percent <= 100):
-        raise LifecycleError(N_("A share must be more than 0% and at most 100%."))
-    if amount is not None:
-        amount = check_amount(amount)
-    value = money.share(case, percent) if percent is not None else money.cents(amount or Decimal("0"))
-    left = money.remaining(case)
-    if value > left:
-        raise LifecycleError(
-            N_("A partial refund of %(amount)s is more than the %(left)s left to refund."),
-            amount=f"{value} {case.currency}",
-            left=f"{left} {case.currency}",
-        )
+    value = partial_refund_value(case, amount, percent)
     refund = _refund(session, case, actor, RefundKind.PARTIAL, value, reason or "partial refund")
     _settle_if_deciding(session, case, actor)
     return refund
 
 
-def coupon(session: Session, case: Case, actor: Actor, amount: Decimal, reason: str = "") -> Refund:
-    require(case, "coupon")
+def coupon_value(case: Case, amount: Decimal) -> Decimal:
+    """The coupon an agent asked for, to the cent, refused when it is worth more than the case."""
     value = money.cents(check_amount(amount))
     if value > case.value:
         raise LifecycleError(
             N_("A coupon of %(amount)s is more than the case is worth."), amount=f"{value} {case.currency}"
         )
+    return value
+
+
+def coupon(session: Session, case: Case, actor: Actor, amount: Decimal, reason: str = "") -> Refund:
+    require(case, "coupon")
+    value = coupon_value(case, amount)
     refund = _refund(session, case, actor, RefundKind.COUPON, value, reason or "coupon", RefundMethod.COUPON)
     _settle_if_deciding(session, case, actor)
     return refund
@@ -387,11 +404,17 @@ def ship_exchange(session: Session, case: Case, actor: Actor, carrier: str, trac
     queue_message(session, case, "exchange_shipped", actor, {"tracking": f"{carrier} {tracking_number}"})
 
 
-def reject(session: Session, case: Case, actor: Actor, reason: str) -> None:
-    require(case, "reject")
+def rejection_reason(reason: str) -> str:
+    """The reason a buyer will read, trimmed and within its limit; refused when empty."""
     reason = bounded("reason", reason)
     if not reason:
         raise LifecycleError(N_("Give the reason the buyer will see."))
+    return reason
+
+
+def reject(session: Session, case: Case, actor: Actor, reason: str) -> None:
+    require(case, "reject")
+    reason = rejection_reason(reason)
     deadline_rules.set_waiting(session, case, False)
     move(session, case, CaseStatus.REJECTED, actor)
     record(session, case, actor, "rejected", {"reason": reason})
