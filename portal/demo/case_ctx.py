@@ -257,7 +257,7 @@ class Ctx:
                 row.remaining_seconds = int((row.due_at - stopped).total_seconds())
             elif row.due_at <= min(x for x in (met, closed_at, now) if x is not None):
                 if closed_at is None and met is None and now - row.due_at < OVERDUE_WINDOW:
-                    # Still pending: the queue's Overdue view has these until the scheduler's sweep fires them.
+                    # Still pending: in the Overdue view until the scheduler sweeps it.
                     continue
                 # The scheduler fires within a minute, except when it was down for a while.
                 late = rng.random() < 0.06

@@ -68,7 +68,7 @@ def test_a_return_from_request_to_refund(page: Page, live_server: LiveServer, op
         "Return received at the warehouse",
         "Inspection done: Pass",
         "Refund issued: $64.00",
-        "Policy decided inspection_done: refund",
+        "Policy decided Inspection done: Refund in full",
     ]:
         expect(timeline).to_contain_text(step)
     expect(timeline).to_contain_text(re.compile(r"policy v1 line 8 “passed”"))
