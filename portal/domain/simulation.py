@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 import rules
 from portal.domain.backtest import stored_facts
-from portal.domain.enums import Channel, EvidenceKind, EvidenceSource, PolicyStatus, ShipmentKind
+from portal.domain.enums import (
+    EVIDENCE_ORIGIN,
+    Channel,
+    EvidenceKind,
+    EvidenceSource,
+    PolicyStatus,
+    ShipmentKind,
+)
 from portal.domain.models import (
     Buyer,
     Campaign,
@@ -128,6 +135,15 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
             .group_by(EvidenceItem.case_id, EvidenceItem.kind)):
         counts = evidence.setdefault(case_id, {"photos": 0, "videos": 0})
         counts["photos" if kind == EvidenceKind.PHOTO.value else "videos"] = count
+    # Whose the newest evidence of each case is (`evidence.from`), as case_facts reads it.
+    newest = (select(func.max(EvidenceItem.id)).where(EvidenceItem.case_id.in_(case_ids))
+              .group_by(EvidenceItem.case_id))
+    origins = {
+        case_id: EVIDENCE_ORIGIN[EvidenceSource(source)]
+        for case_id, source in connection.execute(
+            select(EvidenceItem.case_id, _raw(EvidenceItem.source)).where(EvidenceItem.id.in_(newest))
+        )
+    }
 
     naive = bool(heads) and heads[0][6].tzinfo is None
     fixed_now = now.astimezone(UTC).replace(tzinfo=None) if now is not None and naive else now
@@ -178,6 +194,8 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
             facts["inspection"] = {"result": result}
         media = evidence.get(case_id)
         facts["evidence"] = dict(media) if media is not None else {"photos": 0, "videos": 0}
+        if case_id in origins:
+            facts["evidence"]["from"] = origins[case_id]
         opened = opened_at.replace(tzinfo=UTC) if naive else opened_at.astimezone(UTC)
         out.append((CaseRow(case_id, number, market, currency, value, opened), facts))
     return out
