@@ -228,6 +228,12 @@ def test_the_queue_filters_survive_the_case_page_and_the_bulk_pages(
     assert _fresh(db).assignee_id == users[Role.CS_AGENT].id
 
 
+def test_only_the_queue_filters_are_remembered(agent: FlaskClient, case: Case) -> None:
+    agent.get("/cases?view=mine&padding=" + "x" * 3000 + "&q=" + "y" * 500)
+    page = agent.get("/cases/AS-FLOW").get_data(as_text=True)
+    assert f'<nav class="crumbs"><a href="/cases?q={"y" * 100}&amp;view=mine">' in page
+
+
 @pytest.mark.parametrize(
     "data, message",
     [

@@ -85,13 +85,17 @@ def filter_from_args(args: Any) -> CaseFilter:
 
 
 # The queue remembers the filters it was last shown with, so the case page's breadcrumb and the bulk
-# pages lead back to the same list (a query string the queue itself accepts; paging is left out).
+# pages lead back to the same list. Only the filters `filter_from_args` reads are kept (paging is not),
+# each as long as it reads it, so a crafted link cannot fill the session cookie.
 QUEUE_ARGS_KEY = "queue_args"
-NOT_A_FILTER = ("after", "shown")
+FILTER_ARGS = (
+    "q", "status", "view", "queue", "type", "reason", "market", "channel", "category", "sku", "campaign",
+    "assignee", "value_min", "value_max", "from", "to", "sort", "tz",
+)
 
 
 def _remember_filters() -> None:
-    args = {key: value[:100] for key, value in request.args.items() if key not in NOT_A_FILTER and value}
+    args = {key: request.args[key][:100] for key in FILTER_ARGS if request.args.get(key)}
     if session_store.get(QUEUE_ARGS_KEY) != args:
         session_store[QUEUE_ARGS_KEY] = args
 
