@@ -33,7 +33,7 @@ def _clip(label: str, limit: int = 28) -> str:
 def _open(height: int, title: str, chart_id: str) -> str:
     return (
         f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {WIDTH} {height}" '
-        f'role="img" aria-labelledby="{escape(chart_id)}-title" xmlns="http://www.w3.org/2000/svg">'
+        f'role="group" aria-labelledby="{escape(chart_id)}-title" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
     )
 
