@@ -315,7 +315,7 @@ def test_pack_is_pdf_a3_and_its_hash_is_in_the_audit_log(pack: EvidencePack, doc
     metadata = PdfReader(io.BytesIO(pack.pdf)).xmp_metadata
     assert metadata is not None
     xmp = metadata.stream.get_data()
-    assert b'pdfaid:part="3"' in xmp and b'pdfaid:conformance="B"' in xmp
+    assert b'pdfaid:part="3"' in xmp and b'pdfaid:conformance="A"' in xmp
     with doc_app.app_context():
         session = doc_app.extensions["database"].session()
         entry = session.scalar(
@@ -327,6 +327,22 @@ def test_pack_is_pdf_a3_and_its_hash_is_in_the_audit_log(pack: EvidencePack, doc
         assert entry is not None and entry.details["sha256"] == pack.sha256
         assert entry.actor_label == "auditor@example.test"
         session.close()
+
+
+@pytest.mark.parametrize("document", ["pack", "instructions"])
+def test_pdfs_are_tagged_for_screen_readers(document: str, request: pytest.FixtureRequest) -> None:
+    """PDF/UA-1: a structure tree in reading order, the language and title declared, and said so in XMP."""
+    fixture = request.getfixturevalue(document)
+    pdf, language = (fixture.pdf, "en") if document == "pack" else (fixture[1], "de")
+    reader = PdfReader(io.BytesIO(pdf))
+    catalog = reader.trailer["/Root"]
+    assert bool(catalog["/MarkInfo"]["/Marked"])
+    structure = catalog["/StructTreeRoot"].get_object()
+    assert structure["/K"]  # the tagged content: headings, paragraphs, tables, figures
+    assert catalog["/Lang"] == language
+    assert reader.metadata is not None and reader.metadata.title
+    assert reader.xmp_metadata is not None
+    assert b'pdfuaid:part="1"' in reader.xmp_metadata.stream.get_data()
 
 
 def test_a_changed_exhibit_is_flagged(doc_app: Flask) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from portal.audit.keys import signer
+from portal.documents import render
 from portal.documents.pack_proof import MANIFEST_NAME, PROOF_NAME, SEAL_ACTION, build_proof, seal_details
 from portal.documents.render import render_pdf
 from portal.domain import audit, audit_tree, lookups
@@ -280,7 +281,7 @@ def render_evidence_pack(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         html,
         allowed=[e.sha256 for e in context["exhibits"] if e.embeddable],
-        variant="pdf/a-3b",
+        **render.PACK_PDF,
         dpi=PHOTO_DPI,
         attachments=[
             {

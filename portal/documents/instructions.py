@@ -12,6 +12,7 @@ from babel.numbers import format_currency
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
+from portal.documents import render
 from portal.documents.barcodes import code128_svg, qr_svg
 from portal.documents.instruction_texts import texts_for
 from portal.documents.render import render_pdf
@@ -114,7 +115,11 @@ def render_return_instructions(
     (none here) come from the app's attachment store.
     """
     html = render_template("documents/pdf/instructions.html", **instructions_context(case, return_shipment))
-    return render_pdf(current_app._get_current_object(), html)  # type: ignore[attr-defined]
+    return render_pdf(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        html,
+        **render.INSTRUCTIONS_PDF,
+    )
 
 
 def attach_instructions_to_message(

@@ -42,6 +42,18 @@ class Limits:
     memory_mb: int = 1536
 
 
+# Tagged PDFs that screen readers can read. Return instructions are PDF/UA-1 (WeasyPrint's variant tags
+# the structure and writes the identification). Evidence packs stay archival PDF/A-3, which allows their
+# embedded manifest and audit proofs, at level "a" (tagged); this XMP entry declares PDF/UA-1 beside it.
+PDF_UA_1_XMP = (
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" pdfuaid:part="1"/>'
+    "</rdf:RDF>"
+)
+INSTRUCTIONS_PDF: dict[str, Any] = {"variant": "pdf/ua-1"}
+PACK_PDF: dict[str, Any] = {"variant": "pdf/a-3a", "xmp": [PDF_UA_1_XMP]}
+
+
 @dataclass
 class RenderJob:
     html: str
@@ -51,6 +63,7 @@ class RenderJob:
     attachments: list[dict[str, str]] = field(default_factory=list)
     variant: str | None = None
     dpi: int | None = None
+    xmp: list[str] = field(default_factory=list)
 
     def payload(self) -> bytes:
         return json.dumps(
@@ -62,6 +75,7 @@ class RenderJob:
                 "attachments": self.attachments,
                 "variant": self.variant,
                 "dpi": self.dpi,
+                "xmp": self.xmp,
             }
         ).encode("utf-8")
 

@@ -6,6 +6,7 @@ Run as `python -m portal.documents.worker MEMORY_MB`.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -64,6 +65,8 @@ def render(job: dict[str, Any]) -> bytes:
     return document.write_pdf(
         attachments=attachments,
         pdf_variant=job.get("variant"),
+        # WeasyPrint reads each XMP part like a resource; a file object keeps the fetcher out of it.
+        xmp_metadata=[io.BytesIO(part.encode("utf-8")) for part in job.get("xmp", ())] or None,
         dpi=job.get("dpi"),
         jpeg_quality=80,
         optimize_images=bool(job.get("dpi")),
