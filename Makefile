@@ -8,6 +8,8 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_PACKAGES  := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core fonts-noto-cjk fonts-thai-tlwg fonts-dejavu-core
 # The test suite also drives a real Chromium and starts throwaway PostgreSQL clusters.
 TEST_PACKAGES := chromium postgresql
+# npm fetches the test suite's JavaScript (axe-core, pinned in package-lock.json) when node_modules is missing.
+NODE_PACKAGES := nodejs npm
 
 PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/*.po)
 MO_FILES := $(PO_FILES:.po=.mo)
@@ -38,7 +40,7 @@ test: install-test lint typecheck
 
 install: system-packages $(VENV)/.installed $(MO_FILES)
 
-install-test: install test-system-packages $(VENV)/.installed-test
+install-test: install test-system-packages $(VENV)/.installed-test node_modules/.package-lock.json
 
 system-packages:
 	@$(call apt_ensure,$(RUN_PACKAGES))
@@ -60,6 +62,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml constraints.txt $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then $(call apt_ensure,$(NODE_PACKAGES)); fi
+	npm ci --no-audit --no-fund --ignore-scripts
 
 constraints: $(VENV)/.installed-test
 	{ echo "# The versions every install is held to (make constraints writes it from a working venv)."; \
