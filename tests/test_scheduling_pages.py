@@ -156,7 +156,7 @@ def test_business_hours_form_saves_and_validates(db: Session, login: Callable[[R
     page = client.get(url).get_data(as_text=True)
     assert 'value="08:30–12:00, 13:00–17:00"' in page and 'value="Christmas Eve"' in page
     summary = client.get("/settings/deadlines").get_data(as_text=True)
-    assert "Monday 08:30–12:00, 13:00–17:00" in summary
+    assert "Monday 08:30–12:00, 13:00–17:00" in summary and "Thursday–Friday 09:00–17:00" in summary
     assert client.get("/settings/business-hours/999999").status_code == 404
 
 

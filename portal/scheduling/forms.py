@@ -57,7 +57,7 @@ class DeadlineSettingForm(FlaskForm):
             SelectChoice(t.value, label(t)) for t in CaseType
         ]
         self.clock.choices = [
-            SelectChoice("", str(_l("The deadline's usual clock (business hours for agent targets)"))),
+            SelectChoice("", str(_l("Usual clock (agent targets: business hours)"))),
             SelectChoice(DeadlineClock.CALENDAR.value, str(_l("Calendar hours"))),
             SelectChoice(DeadlineClock.BUSINESS.value, str(_l("Business hours"))),
         ]

@@ -61,8 +61,21 @@ def _settings_page(form: DeadlineSettingForm, status: int = 200,
                   tables=tables, case_types=list(CaseType), settings=rows, market_names=names,
                   editing=editing, calendars={
                       market.id: deadline_rules.calendar_for(session, market) for market in markets
-                  }, ranges_text=ranges_text, length_with_clock=durations.length_with_clock,
-                  weekday_names=[str(day) for day in WEEKDAYS], status=status)
+                  }, week_summary=week_summary, length_with_clock=durations.length_with_clock, status=status)
+
+
+def week_summary(week: tuple[DayHours, ...]) -> list[str]:
+    """Runs of weekdays with the same hours, one line each: "Monday–Friday 09:00–12:00, 13:00–18:00"."""
+    lines, number = [], 0
+    while number < 7:
+        last = number
+        while last + 1 < 7 and week[last + 1] == week[number]:
+            last += 1
+        if week[number]:
+            days = str(WEEKDAYS[number]) if last == number else f"{WEEKDAYS[number]}–{WEEKDAYS[last]}"
+            lines.append(f"{days} {ranges_text(week[number])}")
+        number = last + 1
+    return lines
 
 
 def _market_choices() -> list[tuple[str, str]]:
