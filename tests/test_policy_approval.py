@@ -133,9 +133,17 @@ def test_rollback_is_refused_while_approval_is_required(
 
 
 def test_only_an_admin_stops_requiring_approval(db: Session, policy: Policy, users: dict[Role, User]) -> None:
+    ops = users[Role.OPS_MANAGER]
+    draft = service.save_draft(db, policy, V2, service.NEW_DRAFT, ops)
+    request = approval.request_publication(db, policy, "Threshold", service.edit_token(draft), ops)
     with pytest.raises(service.PolicyChangeError, match="approval_setting_forbidden"):
-        approval.set_requirement(db, policy, False, users[Role.OPS_MANAGER])
+        approval.set_requirement(db, policy, False, ops)
+    with pytest.raises(service.PolicyChangeError, match="approval_setting_forbidden"):
+        approval.set_requirement(db, policy, False, users[Role.CS_AGENT])
     approval.set_requirement(db, policy, False, users[Role.ADMIN])
+    assert request.status == PublishRequestStatus.WITHDRAWN
+    assert approval.pending_request(db, policy.id) is None
+    service.publish(db, policy, "Threshold", service.edit_token(draft), ops)  # one step again
     approval.set_requirement(db, policy, True, users[Role.OPS_MANAGER])
     db.commit()
     assert policy.requires_approval

@@ -93,7 +93,7 @@ def test_bad_deadline_settings_are_refused_and_change_nothing(
 ) -> None:
     client = login(Role.ADMIN)
     token = csrf_token(client, "/settings/deadlines")
-    for hours in ("0", "abc", "5000", "", "2 d", "12 x", "1" * 41):
+    for hours in ("0", "abc", "5000", "", "2 d", "12 x", "1" * 41, "12 4", "1234567", "1.23456 h"):
         response = client.post("/settings/deadlines", data={
             "csrf_token": token, "name": "review_target", "market": "", "case_type": "", "hours": hours,
             "clock": "business",
@@ -156,7 +156,7 @@ def test_business_hours_form_saves_and_validates(db: Session, login: Callable[[R
     page = client.get(url).get_data(as_text=True)
     assert 'value="08:30–12:00, 13:00–17:00"' in page and 'value="Christmas Eve"' in page
     summary = client.get("/settings/deadlines").get_data(as_text=True)
-    assert "Monday 08:30–12:00, 13:00–17:00" in summary and "Thursday–Friday 09:00–17:00" in summary
+    assert "Monday 08:30–12:00, 13:00–17:00" in summary and "Wednesday–Friday 09:00–17:00" in summary
     assert client.get("/settings/business-hours/999999").status_code == 404
 
 

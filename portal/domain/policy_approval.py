@@ -44,8 +44,13 @@ def set_requirement(session: Session, policy: Policy, required: bool, user: User
     if user.role not in (Role.OPS_MANAGER, Role.ADMIN) or (not required and user.role != Role.ADMIN):
         raise PolicyChangeError("approval_setting_forbidden")
     policy.requires_approval = required
+    waiting = pending_request(session, policy.id)
+    if waiting is not None and not required:
+        # Nothing is left to approve: the requester publishes in one step like everyone else now.
+        _close(session, waiting, PublishRequestStatus.WITHDRAWN, user, "approval no longer required")
     audit.record(session, "policy.approval_setting", "policy", policy.id,
-                 {"requires_approval": required}, actor=user)
+                 {"requires_approval": required, "withdrew_request": waiting.id if waiting and not required
+                  else None}, actor=user)
 
 
 def request_publication(session: Session, policy: Policy, comment: str, token: str,

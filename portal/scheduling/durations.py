@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_decimal
 from flask_babel import get_locale
@@ -13,7 +13,11 @@ from portal.domain.enums import DeadlineClock
 
 MAX_TEXT = 40
 HOURS_A_DAY = Decimal(24)
-_PART = re.compile(r"\s*(?P<number>\d+(?:[.,]\d+)?)\s*(?P<unit>days?|d|天|hours?|hrs?|h|小时|时)?\s*", re.I)
+# At most six digits before and four after the point: longer numbers are typos, and Decimal's context
+# would refuse to round them.
+_PART = re.compile(
+    r"\s*(?P<number>\d{1,6}(?:[.,]\d{1,4})?)\s*(?P<unit>days?|d|天|hours?|hrs?|h|小时|时)?\s*", re.I
+)
 _DAY_UNITS = {"d", "day", "days", "天"}
 
 
@@ -36,21 +40,22 @@ def parse_length(text: str, clock: DeadlineClock) -> Decimal:
         raise DurationError(_("Enter a length, such as 36 h, 12 d or 2 d 4 h."))
     if len(text) > MAX_TEXT:
         raise DurationError(_("Enter a length, such as 36 h, 12 d or 2 d 4 h."))
-    total, position, has_days = Decimal(0), 0, False
+    total, position, has_days, parts, bare = Decimal(0), 0, False, 0, False
     while position < len(text):
         match = _PART.match(text, position)
         if match is None or match.end() == position:
             raise DurationError(_("Enter a length, such as 36 h, 12 d or 2 d 4 h."))
-        try:
-            number = Decimal(match["number"].replace(",", "."))
-        except InvalidOperation as error:  # the pattern only lets digits through; kept for safety
-            raise DurationError(_("Enter a length, such as 36 h, 12 d or 2 d 4 h.")) from error
+        number = Decimal(match["number"].replace(",", "."))  # the pattern lets only digits through
+        parts += 1
+        bare = bare or not match["unit"]
         unit = (match["unit"] or "h").lower()
         if unit in _DAY_UNITS:
             has_days = True
             number *= HOURS_A_DAY
         total += number
         position = match.end()
+    if bare and parts > 1:  # "12 4" or "1234567": only a lone number may leave out its unit
+        raise DurationError(_("Enter a length, such as 36 h, 12 d or 2 d 4 h."))
     if has_days and clock == DeadlineClock.BUSINESS:
         raise DurationError(_("Business-hours targets are given in hours (a working day is not 24 hours)."))
     return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
