@@ -16,7 +16,7 @@ from support.factories import make_case, publish_policy, shop_with_market
 
 from portal.domain import deadline_rules, deadlines, events
 from portal.domain import operations as ops
-from portal.domain.business_hours import BusinessCalendar, CalendarError, parse_days, parse_ranges
+from portal.domain.business_hours import BusinessCalendar, CalendarError, parse_ranges
 from portal.domain.enums import CaseStatus, CaseType, DeadlineClock, DeadlineState, Role
 from portal.domain.lifecycle import Actor
 from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting, User
@@ -73,8 +73,7 @@ def test_business_time_across_the_daylight_saving_change() -> None:
 
 
 def test_a_market_s_own_closed_days_and_a_calendar_without_hours() -> None:
-    days, bad = parse_days("2026-11-24 stocktake\n\nnot a date\n")
-    assert days == {date(2026, 11, 24)} and bad == ["not a date"]
+    days = frozenset({date(2026, 11, 24)})
     closed = BusinessCalendar(NEW_YORK, time(9), time(18), frozenset(range(5)), None, days)
     assert closed.add(ny(23, 17), 2 * 3600) == ny(25, 10)
     assert not closed.is_working_day(date(2026, 11, 24))

@@ -185,17 +185,3 @@ def parse_ranges(text: str) -> DayHours:
 
 def ranges_text(day: DayHours) -> str:
     return ", ".join(f"{clock_text(start)}–{clock_text(end)}" for start, end in day)
-
-
-def parse_days(text: str) -> tuple[frozenset[date], list[str]]:
-    """Dates written one per line (YYYY-MM-DD, optionally followed by a note); bad lines are returned."""
-    days, bad = set(), []
-    for line in text.splitlines():
-        token = line.strip().split(" ", 1)[0].strip()
-        if not token:
-            continue
-        try:
-            days.add(date.fromisoformat(token))
-        except ValueError:
-            bad.append(line.strip())
-    return frozenset(days), bad

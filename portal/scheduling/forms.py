@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     FieldList,
     Form,
     FormField,
@@ -17,7 +16,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.domain.deadline_rules import MAX_NOTE, RULES
 from portal.domain.enums import CaseType, DeadlineClock
@@ -28,12 +27,6 @@ MAX_CLOSED_DAYS = 400
 
 WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"),
             _l("Sunday"))
-
-
-def finite_number(form: FlaskForm, field: DecimalField) -> None:
-    """NaN and Infinity parse as decimals; NaN cannot even be compared with the range, so stop here."""
-    if field.data is not None and not field.data.is_finite():
-        raise StopValidation(str(_l("Enter a number.")))
 
 
 class DeadlineSettingForm(FlaskForm):
