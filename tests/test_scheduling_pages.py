@@ -293,3 +293,17 @@ def test_only_managers_and_admins_change_deadlines_and_hours(
     assert client.post(f"/settings/business-hours/{market.id}", data=_week(monday="09-17")).status_code in (
         400, 403)
     assert db.get(BusinessCalendarSetting, market.id) is None
+
+
+def test_lengths_and_clocks_read_in_chinese(db: Session, login: Callable[[Role], FlaskClient]) -> None:
+    _shop, market = shop_with_market(db, code="MY")
+    db.commit()
+    client = login(Role.OPS_MANAGER)
+    client.post("/language", data={"locale": "zh", "csrf_token": csrf_token(client, "/settings")})
+    assert client.post("/settings/deadlines", data={
+        "csrf_token": csrf_token(client, "/settings/deadlines"), "name": "redelivery",
+        "market": str(market.id), "case_type": "", "hours": "2天4小时", "clock": "", "enabled": "y",
+    }).status_code == 302
+    assert db.scalar(select(DeadlineSetting)).hours == 52
+    html = client.get("/settings/deadlines").get_data(as_text=True)
+    assert "2 天 4 小时 · 自然时间" in html and "8 小时 · 工作时间" in html
