@@ -87,6 +87,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "policies.discard": frozenset({Role.OPS_MANAGER}),
     "policies.publish": frozenset({Role.OPS_MANAGER}),
     "policies.rollback": frozenset({Role.OPS_MANAGER}),
+    "policies.decide_request": frozenset({Role.OPS_MANAGER}),
+    "policies.approval_setting": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "policies.simulation": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "audit.log": AUDIT_READERS,
     "analytics.dashboard": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
@@ -239,6 +241,8 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
         "language": "de",
         "user_id": str(users[Role.CS_AGENT].id),
         "action": "sign_out",
+        "request_id": "1",
+        "decision": "reject",
     }
 
 

@@ -16,10 +16,10 @@ from support.factories import make_case, publish_policy, shop_with_market
 
 from portal.domain import deadline_rules, deadlines, events
 from portal.domain import operations as ops
-from portal.domain.business_hours import BusinessCalendar, CalendarError, parse_days
-from portal.domain.enums import CaseStatus, CaseType, DeadlineClock, DeadlineState
+from portal.domain.business_hours import BusinessCalendar, CalendarError, parse_ranges
+from portal.domain.enums import CaseStatus, CaseType, DeadlineClock, DeadlineState, Role
 from portal.domain.lifecycle import Actor
-from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting
+from portal.domain.models import BusinessCalendarSetting, Case, Deadline, DeadlineSetting, User
 
 NEW_YORK = ZoneInfo("America/New_York")
 # Monday 23 November 2026, 10:00 in New York (Thanksgiving is on Thursday the 26th).
@@ -73,8 +73,7 @@ def test_business_time_across_the_daylight_saving_change() -> None:
 
 
 def test_a_market_s_own_closed_days_and_a_calendar_without_hours() -> None:
-    days, bad = parse_days("2026-11-24 stocktake\n\nnot a date\n")
-    assert days == {date(2026, 11, 24)} and bad == ["not a date"]
+    days = frozenset({date(2026, 11, 24)})
     closed = BusinessCalendar(NEW_YORK, time(9), time(18), frozenset(range(5)), None, days)
     assert closed.add(ny(23, 17), 2 * 3600) == ny(25, 10)
     assert not closed.is_working_day(date(2026, 11, 24))
@@ -285,3 +284,105 @@ def test_business_calendar_setting_is_used_for_agent_targets(db: Session) -> Non
     db.flush()
     # 4 hours on Monday (to 20:00), Tuesday closed, 4 hours on Wednesday from 08:00.
     assert live(case)["review_target"].due_at == ny(25, 12)
+
+
+# ---- several opening ranges a day ---------------------------------------------------------------
+
+LUNCH = ((9 * 60, 12 * 60), (13 * 60, 18 * 60))
+# Monday to Friday with a lunch break; Saturday mornings only; Sunday closed.
+LUNCH_WEEK = (LUNCH,) * 5 + (((10 * 60, 14 * 60),), ())
+LUNCH_CALENDAR = BusinessCalendar(NEW_YORK, market_code="US", hours=LUNCH_WEEK)
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "expected"),
+    [
+        (ny(23, 10), 2, ny(23, 12)),  # 10:00-12:00 fits before lunch
+        (ny(23, 10), 3, ny(23, 14)),  # two hours before lunch, one after
+        (ny(23, 12, 30), 1, ny(23, 14)),  # started during lunch: the clock starts at 13:00
+        (ny(23, 17), 2, ny(24, 10)),  # one hour on Monday evening, one on Tuesday morning
+        (ny(27, 17), 3, ny(28, 12)),  # Friday 17:00: one hour, then Saturday's short morning 10:00-12:00
+        (ny(28, 13), 2, ny(30, 10)),  # Saturday 13:00-14:00, Sunday closed, Monday 09:00-10:00
+        (ny(25, 17, 30), 1, ny(27, 9, 30)),  # Thanksgiving (Thursday 26th) has no ranges at all
+        (ny(23, 18), 0.5, ny(24, 9, 30)),  # started exactly at closing: nothing left that day
+        (ny(23, 12), 0, ny(23, 13)),  # nothing left at lunch: due when the team is back
+    ],
+)
+def test_business_time_skips_the_lunch_break_and_uses_each_day_s_hours(
+    start: datetime, hours: float, expected: datetime
+) -> None:
+    assert LUNCH_CALENDAR.add(start, hours * 3600) == expected
+    assert LUNCH_CALENDAR.between(start, expected) == hours * 3600
+
+
+def test_lunch_ranges_across_both_daylight_saving_changes() -> None:
+    # Friday 30 October 17:00 EDT to Monday 2 November 10:00 EST (clocks go back on Sunday 1 November):
+    # one hour on Friday, Saturday 10:00-14:00, one hour on Monday.
+    start, end = ny(30, 17, month=10), ny(2, 10)
+    assert LUNCH_CALENDAR.between(start, end) == 6 * 3600
+    assert LUNCH_CALENDAR.add(start, 6 * 3600) == end
+    assert (end - start) == timedelta(days=2, hours=18)  # 65 wall-clock hours, 66 real ones
+    # Spring forward, Sunday 8 March 2026: Saturday 13:00 to Monday 10:00 is two business hours.
+    spring_start = datetime(2026, 3, 7, 13, tzinfo=NEW_YORK).astimezone(UTC)
+    spring_end = datetime(2026, 3, 9, 10, tzinfo=NEW_YORK).astimezone(UTC)
+    assert LUNCH_CALENDAR.add(spring_start, 2 * 3600) == spring_end
+
+
+def test_a_day_open_round_the_clock_ends_at_midnight_even_when_the_day_is_23_hours_long() -> None:
+    whole = ((0, 24 * 60),)
+    calendar = BusinessCalendar(NEW_YORK, hours=(whole,) * 7)
+    day_start = datetime(2026, 3, 8, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    next_day = datetime(2026, 3, 9, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    assert calendar.between(day_start, next_day) == 23 * 3600  # the spring-forward day
+    assert calendar.add(day_start, 23 * 3600) == next_day
+    assert calendar.is_open(next_day - timedelta(seconds=1)) and calendar.is_open(next_day)
+
+
+def test_is_open_knows_the_lunch_break() -> None:
+    assert LUNCH_CALENDAR.is_open(ny(23, 11, 59))
+    assert not LUNCH_CALENDAR.is_open(ny(23, 12, 30))
+    assert LUNCH_CALENDAR.is_open(ny(23, 13))
+    assert not LUNCH_CALENDAR.is_open(ny(29, 11))  # Sunday
+    assert LUNCH_CALENDAR.weekdays == frozenset(range(6))
+
+
+@pytest.mark.parametrize("week", [
+    (((9 * 60, 13 * 60), (12 * 60, 18 * 60)),) + ((),) * 6,  # overlapping
+    (((18 * 60, 9 * 60),),) + ((),) * 6,  # closes before it opens
+    (((9 * 60, 25 * 60),),) + ((),) * 6,  # past midnight
+    ((),) * 6,  # six days
+])
+def test_impossible_weeks_are_refused(week: tuple[tuple[tuple[int, int], ...], ...]) -> None:
+    with pytest.raises(CalendarError):
+        BusinessCalendar(NEW_YORK, hours=week)
+
+
+def test_typed_ranges_are_read_or_refused() -> None:
+    assert parse_ranges("09:00-12:00, 13:00–18:00") == LUNCH
+    assert parse_ranges("9-12; 13 to 18") == LUNCH
+    assert parse_ranges("00:00-24:00") == ((0, 1440),)
+    assert parse_ranges(" ") == ()
+    for bad in ("9", "09:60-10:00", "25:00-26:00", "nine to five", "09:00-12:00 13:00-18:00"):
+        with pytest.raises(ValueError):
+            parse_ranges(bad)
+
+
+def test_a_market_s_lunch_break_moves_its_agent_targets(db: Session, users: dict[Role, User]) -> None:
+    _shop, market = shop_with_market(db)
+    db.flush()
+    deadline_rules.save_calendar(db, users[Role.OPS_MANAGER], market, LUNCH_WEEK, True,
+                                 {date(2026, 11, 24): "Stocktake"})
+    db.flush()
+    case = make_case(db, market, type=CaseType.REFUND_ONLY)
+    events.open_case(db, case, AGENT, now=ny(23, 16))
+    db.flush()
+    # 2 hours on Monday (16:00-18:00), Tuesday closed, then 3 + 3 on Wednesday around lunch:
+    # review target of 8 business hours ends Wednesday 16:00.
+    assert live(case)["review_target"].due_at == ny(25, 16)
+    assert live(case)["review_target"].clock == DeadlineClock.BUSINESS
+    # A row written before ranges existed still reads as one range a day.
+    row = db.get(BusinessCalendarSetting, market.id)
+    row.week = None
+    db.flush()
+    old_style = deadline_rules.calendar_for(db, market)
+    assert old_style.week[0] == old_style.week[5] == ((9 * 60, 18 * 60),) and old_style.week[6] == ()

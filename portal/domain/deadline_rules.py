@@ -18,7 +18,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
-from portal.domain.business_hours import BusinessCalendar
+from portal.domain.business_hours import (
+    MINUTES_A_DAY,
+    BusinessCalendar,
+    CalendarError,
+    DayHours,
+    check_day,
+    clock_text,
+)
 from portal.domain.enums import (
     DECIDING_STATUSES,
     OPEN_STATUSES,
@@ -157,6 +164,11 @@ def calendar_for(session: Session, market: Market) -> BusinessCalendar:
     zone = ZoneInfo(market.timezone)
     if row is None:
         return BusinessCalendar(zone, DEFAULT_OPENS, DEFAULT_CLOSES, frozenset(DEFAULT_WEEKDAYS), market.code)
+    week = None
+    if row.week:
+        week = tuple(
+            tuple((_minute(start), _minute(end)) for start, end in day) for day in row.week
+        )
     return BusinessCalendar(
         zone,
         time.fromisoformat(row.opens),
@@ -164,7 +176,19 @@ def calendar_for(session: Session, market: Market) -> BusinessCalendar:
         frozenset(row.weekdays),
         market.code if row.public_holidays else None,
         frozenset(date.fromisoformat(d) for d in row.closed_days),
+        week,
     )
+
+
+def closed_day_notes(session: Session, market: Market) -> dict[str, str]:
+    """Why each of the market's own closed days is closed (ISO date -> note; empty notes left out)."""
+    row = session.get(BusinessCalendarSetting, market.id)
+    return dict((row.closed_day_notes or {}) if row else {})
+
+
+def _minute(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 def due_after(
@@ -312,32 +336,49 @@ def remove_setting(session: Session, actor: User, setting_id: int) -> None:
     session.delete(row)
 
 
+MAX_NOTE = 120
+
+
 def save_calendar(
     session: Session,
     actor: User,
     market: Market,
-    opens: time,
-    closes: time,
-    weekdays: list[int],
+    week: tuple[DayHours, ...],
     public: bool,
-    closed_days: frozenset[date],
+    closed_days: dict[date, str],
 ) -> BusinessCalendarSetting:
-    if closes <= opens:
-        raise SettingError(N_("Closing time must be after opening time."), field="closes")
-    if not weekdays or any(day not in range(7) for day in weekdays):
+    """Keep the market's opening ranges per weekday, whether public holidays close it, its closed days.
+
+    Nothing is written when a rule is broken (no open day, overlapping or empty ranges, a long note).
+    """
+    if len(week) != 7 or not any(week):
         raise SettingError(N_("Choose at least one working day."), field="weekdays")
+    for number, day in enumerate(week):
+        try:
+            check_day(day)
+        except CalendarError as error:
+            raise SettingError(N_("Opening ranges must not be empty or overlap."), field=f"hours_{number}") \
+                from error
+    if any(len(note) > MAX_NOTE for note in closed_days.values()):
+        raise SettingError(N_("A note is at most %(limit)s characters."), field="closed", limit=MAX_NOTE)
     row = session.get(BusinessCalendarSetting, market.id)
     if row is None:
         row = BusinessCalendarSetting(market_id=market.id)
         session.add(row)
-    row.opens, row.closes = opens.strftime("%H:%M"), closes.strftime("%H:%M")
-    row.weekdays = sorted(set(weekdays))
+    ranges = [[[clock_text(start), clock_text(end)] for start, end in check_day(day)] for day in week]
+    # The earliest opening and latest closing, for readers that only know one range a day.
+    starts = [start for day in week for start, _end in day]
+    ends = [min(end, MINUTES_A_DAY - 1) for day in week for _start, end in day]
+    row.opens, row.closes = clock_text(min(starts)), clock_text(max(ends))
+    row.week = ranges
+    row.weekdays = [number for number, day in enumerate(week) if day]
     row.public_holidays = public
     row.closed_days = sorted(d.isoformat() for d in closed_days)
+    row.closed_day_notes = {d.isoformat(): note for d, note in sorted(closed_days.items()) if note}
     row.updated_at, row.updated_by_id = utcnow(), actor.id
     session.flush()
     audit.record(session, "business_calendar.saved", "market", market.id, {
-        "opens": row.opens, "closes": row.closes, "weekdays": row.weekdays,
-        "public_holidays": public, "closed_days": row.closed_days,
+        "week": ranges, "public_holidays": public, "closed_days": row.closed_days,
+        "closed_day_notes": row.closed_day_notes,
     }, actor=actor)
     return row

@@ -130,7 +130,7 @@ def discard_draft(session: Session, policy: Policy, user: User) -> int:
     return number
 
 
-def _clean_comment(comment: str) -> str:
+def clean_comment(comment: str) -> str:
     comment = (comment or "").strip()
     if not comment:
         raise PolicyChangeError("comment_required")
@@ -147,9 +147,8 @@ def _archive_published(session: Session, policy_id: int) -> int | None:
     return current.number if current else None
 
 
-def publish(session: Session, policy: Policy, comment: str, token: str, user: User) -> PolicyVersion:
-    """Publish the draft the manager reviewed; the one published before it is archived."""
-    comment = _clean_comment(comment)
+def publishable_draft(session: Session, policy: Policy, token: str) -> PolicyVersion:
+    """The draft the manager reviewed, when it is still the draft and has no errors."""
     draft = draft_of(session, policy.id)
     if draft is None:
         raise PolicyChangeError("no_draft")
@@ -158,6 +157,23 @@ def publish(session: Session, policy: Policy, comment: str, token: str, user: Us
     problems = errors_in(draft.text)
     if problems:
         raise PolicyChangeError("invalid", count=len(problems))
+    return draft
+
+
+def publish(session: Session, policy: Policy, comment: str, token: str, user: User) -> PolicyVersion:
+    """Publish the draft the manager reviewed; the one published before it is archived.
+
+    A policy that needs a second manager's approval is published through policy_approval instead.
+    """
+    if policy.requires_approval:
+        raise PolicyChangeError("approval_required")
+    return publish_reviewed(session, policy, comment, token, user)
+
+
+def publish_reviewed(session: Session, policy: Policy, comment: str, token: str, user: User) -> PolicyVersion:
+    """Publish without asking for approval: for publish() and for an approved request."""
+    comment = clean_comment(comment)
+    draft = publishable_draft(session, policy, token)
     previous = _archive_published(session, policy.id)
     draft.status = PolicyStatus.PUBLISHED
     draft.comment = comment
@@ -172,7 +188,9 @@ def publish(session: Session, policy: Policy, comment: str, token: str, user: Us
 
 def rollback(session: Session, policy: Policy, number: int, comment: str, user: User) -> PolicyVersion:
     """Publish a copy of an old version as the newest number, so history only ever moves forward."""
-    comment = _clean_comment(comment)
+    if policy.requires_approval:
+        raise PolicyChangeError("approval_required_rollback")
+    comment = clean_comment(comment)
     old = version_of(session, policy.id, number)
     if old is None or old.status == PolicyStatus.DRAFT:
         raise PolicyChangeError("no_such_version", number=number)

@@ -9,12 +9,14 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import allow
 from portal.db import db_session
 from portal.domain import policies as service
+from portal.domain import policy_approval as approval
 from portal.domain.enums import PolicyStatus, Role
 from portal.domain.models import Job, Policy, PolicyVersion
 from portal.domain.simulation import MAX_DAYS, simulate
@@ -25,7 +27,9 @@ from portal.policies.editor import check_text, try_decision, ui_lang
 from portal.policies.forms import (
     FACT_PREFIX,
     SIMULATION_PERIODS,
+    ApproveForm,
     PublishForm,
+    RejectForm,
     RollbackForm,
     TryInput,
     event_choices,
@@ -57,6 +61,20 @@ def change_message(error: service.PolicyChangeError) -> str:
                              number=error.params.get("number")),
         "too_long": _("The policy is too long (at most 256 KiB)."),
         "policy_exists": _("This market already has its own policy."),
+        "approval_required": _("Publishing this policy needs a second ops manager's approval: request it."),
+        "approval_required_rollback": _("Publishing this policy needs a second ops manager's approval, so it "
+                                        "cannot be rolled back in one step. Copy the old version's text into "
+                                        "the draft and request publication."),
+        "approval_not_required": _("This policy is published without approval."),
+        "approval_setting_forbidden": _("Only an admin can stop requiring approval."),
+        "request_pending": _("This draft is already waiting for approval."),
+        "no_such_request": _("There is no such request."),
+        "request_closed": _("This request was already decided or withdrawn."),
+        "reviewer_not_manager": _("Only an ops manager can approve or reject a request."),
+        "own_request": _("You asked to publish this draft: another ops manager has to approve or reject it."),
+        "request_stale": _("The draft changed after publication was requested. The requester has to "
+                           "request it again."),
+        "not_your_request": _("Only the manager who asked can withdraw the request."),
     }
     return messages.get(error.code, _("The change was refused."))
 
@@ -191,7 +209,7 @@ def discard(policy_id: int) -> ResponseReturnValue:
 @allow(EDITORS)
 @bounded_checks
 def publish(policy_id: int) -> ResponseReturnValue:
-    """Review the draft against what is published, then publish it with a comment."""
+    """Review the draft against what is published, then publish it (or request approval) with a comment."""
     session = db_session()
     policy = get_policy(session, policy_id)
     draft = service.draft_of(session, policy.id)
@@ -202,25 +220,104 @@ def publish(policy_id: int) -> ResponseReturnValue:
     problem = ""
     if form.validate_on_submit():
         try:
-            version = service.publish(session, policy, form.comment.data or "", form.token.data or "",
-                                      current_user)
+            if policy.requires_approval:
+                approval.request_publication(session, policy, form.comment.data or "", form.token.data or "",
+                                             current_user)
+            else:
+                version = service.publish(session, policy, form.comment.data or "", form.token.data or "",
+                                          current_user)
         except service.PolicyChangeError as error:
             session.rollback()
             problem = change_message(error)
         else:
             session.commit()
+            if policy.requires_approval:
+                flash(_("Publication of v%(number)s requested. Another ops manager approves or rejects it on "
+                        "this page.", number=draft.number), "success")
+                return redirect(url_for("policies.publish", policy_id=policy.id))
             flash(_("Published v%(number)s. New decisions use it from now on; earlier decisions keep "
                     "the version that made them.", number=version.number), "success")
             return redirect(url_for("policies.show", policy_id=policy.id))
+    return _publish_page(session, policy, form, problem)
+
+
+def _publish_page(session: Session, policy: Policy, form: PublishForm, problem: str = "",
+                  approve_form: ApproveForm | None = None, reject_form: RejectForm | None = None,
+                  status: int = 200) -> ResponseReturnValue:
+    draft = service.draft_of(session, policy.id)
+    if draft is None:
+        return redirect(url_for("policies.show", policy_id=policy.id))
     if request.method == "GET" or problem:
         form.token.data = service.edit_token(draft)
     published = service.published_of(session, policy.id)
     simulations = [job for job in _latest_simulations(session, policy.id)
                    if (job.result or {}).get("draft_token") == service.edit_token(draft)]
+    waiting = approval.pending_request(session, policy.id)
     return render("policies/publish.html", policy=policy, draft=draft, published=published, form=form,
                   problem=problem, lines=service.diff(published.text if published else "", draft.text),
                   report=check_text(draft.text, ui_lang()),
-                  simulation=simulations[0] if simulations else None)
+                  simulation=simulations[0] if simulations else None, waiting=waiting,
+                  waiting_current=waiting is not None and approval.is_current(session, waiting),
+                  last_decision=approval.last_decision(session, policy.id),
+                  approve_form=approve_form or ApproveForm(formdata=None),
+                  reject_form=reject_form or RejectForm(formdata=None), status=status)
+
+
+@bp.post("/<int:policy_id>/requests/<int:request_id>/<any(approve, reject, withdraw):decision>")
+@allow(EDITORS)
+@bounded_checks
+def decide_request(policy_id: int, request_id: int, decision: str) -> ResponseReturnValue:
+    """Another ops manager approves (publishing) or rejects a request; the requester may withdraw it."""
+    session = db_session()
+    policy = get_policy(session, policy_id)
+    approve_form, reject_form = ApproveForm(formdata=None), RejectForm(formdata=None)
+    form: FlaskForm = {"approve": ApproveForm, "reject": RejectForm, "withdraw": FlaskForm}[decision]()
+    if decision == "approve":
+        approve_form = form  # type: ignore[assignment]
+    elif decision == "reject":
+        reject_form = form  # type: ignore[assignment]
+    if not form.validate_on_submit():
+        return _publish_page(session, policy, PublishForm(formdata=None), approve_form=approve_form,
+                             reject_form=reject_form, status=422)
+    comment = str(form.comment.data or "") if decision != "withdraw" else ""
+    try:
+        if decision == "approve":
+            version = approval.approve(session, policy, request_id, comment, current_user)
+        elif decision == "reject":
+            approval.reject(session, policy, request_id, comment, current_user)
+        else:
+            approval.withdraw(session, policy, request_id, current_user)
+    except service.PolicyChangeError as error:
+        session.rollback()
+        return _publish_page(session, policy, PublishForm(formdata=None), change_message(error),
+                             approve_form=approve_form, reject_form=reject_form, status=409)
+    session.commit()
+    if decision == "approve":
+        flash(_("Approved and published v%(number)s. New decisions use it from now on.",
+                number=version.number), "success")
+        return redirect(url_for("policies.show", policy_id=policy.id))
+    flash(_("Request rejected; the requester sees your comment.") if decision == "reject"
+          else _("Request withdrawn."), "success")
+    return redirect(url_for("policies.publish", policy_id=policy.id))
+
+
+@bp.post("/<int:policy_id>/approval")
+@allow(Role.OPS_MANAGER, Role.ADMIN)
+def approval_setting(policy_id: int) -> ResponseReturnValue:
+    """Require (or, for admins, stop requiring) a second ops manager's approval to publish this policy."""
+    session = db_session()
+    policy = get_policy(session, policy_id)
+    required = request.form.get("required") == "1"
+    try:
+        approval.set_requirement(session, policy, required, current_user)
+    except service.PolicyChangeError as error:
+        session.rollback()
+        flash(change_message(error), "error")
+    else:
+        session.commit()
+        flash(_("Publishing this policy now needs a second ops manager's approval.") if required
+              else _("Publishing this policy no longer needs approval."), "success")
+    return redirect(url_for("policies.show", policy_id=policy.id))
 
 
 @bp.route("/<int:policy_id>/versions/<int:number>/rollback", methods=["GET", "POST"])

@@ -26,6 +26,17 @@ class PublishForm(FlaskForm):
     token = HiddenField()
 
 
+class ApproveForm(FlaskForm):
+    comment = TextAreaField(_l("Comment (optional, kept in the history)"),
+                            validators=[Length(max=MAX_COMMENT)])
+
+
+class RejectForm(FlaskForm):
+    comment = TextAreaField(_l("Why reject? (required, the requester sees it)"),
+                            validators=[DataRequired(_l("Say why you reject the request.")),
+                                        Length(max=MAX_COMMENT)])
+
+
 class RollbackForm(FlaskForm):
     comment = TextAreaField(_l("Why roll back? (required, kept in the history)"),
                             validators=[DataRequired(_l("Say why you are rolling back.")),

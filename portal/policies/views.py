@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 from portal.access import ALL_ROLES, allow
 from portal.db import db_session
 from portal.domain import policies as service
-from portal.domain.enums import PolicyStatus, Role
-from portal.domain.models import Market, Policy, PolicyVersion
+from portal.domain.enums import PolicyStatus, PublishRequestStatus, Role
+from portal.domain.models import Market, Policy, PolicyVersion, PublishRequest
 from portal.rendering import render
 
 bp = Blueprint("policies", __name__, url_prefix="/policies")
@@ -42,7 +42,9 @@ def index() -> ResponseReturnValue:
     policies = sorted(policies, key=lambda p: (p.market is not None, p.market.code if p.market else ""))
     covered = {p.market_id for p in policies}
     uncovered = [m for m in session.scalars(select(Market).order_by(Market.code)) if m.id not in covered]
-    return render("policies/index.html", policies=policies, uncovered=uncovered)
+    waiting = set(session.scalars(select(PublishRequest.policy_id).where(
+        PublishRequest.status == PublishRequestStatus.PENDING)))
+    return render("policies/index.html", policies=policies, uncovered=uncovered, waiting=waiting)
 
 
 @bp.post("")

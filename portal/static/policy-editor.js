@@ -1,5 +1,6 @@
 // Policy editor niceties htmx cannot do: insert palette snippets at the cursor, keep the line
-// numbers in step with the text, and jump to a finding's line. The editor works without this file.
+// numbers in step with the text, jump to a finding's line, and bring the findings of the line being
+// typed into view in the panel beside the editor. The editor works without this file.
 (function () {
   "use strict";
 
@@ -37,6 +38,27 @@
     source.setSelectionRange(offset, offset);
   }
 
+  function caretLine(source) {
+    return source.value.slice(0, source.selectionStart).split("\n").length;
+  }
+
+  // Mark the findings of the caret's line and scroll the side panel (not the page) to show them.
+  function showCurrentFindings(source) {
+    var line = String(caretLine(source));
+    var first = null;
+    document.querySelectorAll("#policy-findings .finding").forEach(function (item) {
+      var current = item.dataset.line === line;
+      item.classList.toggle("current", current);
+      if (current && !first) { first = item; }
+    });
+    var panel = document.querySelector(".editor-side");
+    if (!first || !panel || panel.scrollHeight <= panel.clientHeight) { return; }
+    var top = first.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+    if (top < 0 || top + first.offsetHeight > panel.clientHeight) {
+      panel.scrollTop += top - panel.clientHeight / 3;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var source = document.getElementById("policy-source");
     if (!source) { return; }
@@ -44,6 +66,10 @@
       var gutter = document.getElementById("policy-gutter");
       if (gutter) { syncGutter(source, gutter); }
     });
+    ["keyup", "click"].forEach(function (name) {
+      source.addEventListener(name, function () { showCurrentFindings(source); });
+    });
+    document.body.addEventListener("htmx:afterSettle", function () { showCurrentFindings(source); });
     document.querySelectorAll("#policy-palette button.insert").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { insertAtCursor(source, button.dataset.snippet || ""); });

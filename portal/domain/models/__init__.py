@@ -39,7 +39,7 @@ from portal.domain.models.marketplace import (
     MarketplaceSyncCursor,
 )
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
-from portal.domain.models.policy import Policy, PolicyVersion
+from portal.domain.models.policy import Policy, PolicyVersion, PublishRequest
 from portal.domain.models.sessions import RecoveryCode, ThrottleBucket, UserSession
 from portal.domain.models.system import SchedulerHeartbeat
 from portal.domain.models.users import User
@@ -87,6 +87,7 @@ __all__ = [
     "OrderItem",
     "Policy",
     "PolicyVersion",
+    "PublishRequest",
     "Product",
     "RecoveryCode",
     "Refund",

@@ -46,5 +46,10 @@ class BusinessCalendarSetting(Base):
     weekdays: Mapped[list[int]] = mapped_column(JSON)  # Monday = 0
     public_holidays: Mapped[bool] = mapped_column(default=True)
     closed_days: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ISO dates
+    # Each weekday's opening ranges, Monday first: [[["09:00", "12:00"], ["13:00", "18:00"]], [], ...].
+    # Empty (rows saved before ranges existed): every weekday in `weekdays` runs from `opens` to `closes`,
+    # which are still kept as the earliest opening and the latest closing.
+    week: Mapped[list[Any] | None] = mapped_column(JSON)
+    closed_day_notes: Mapped[dict[str, str] | None] = mapped_column(JSON)  # ISO date -> why it is closed
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
