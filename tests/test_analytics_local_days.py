@@ -248,3 +248,24 @@ def test_a_period_reads_whole_months_and_the_days_around_them(
     period = an.Period(date.fromisoformat(start), date.fromisoformat(end))
     assert period.parts() == [(m, date.fromisoformat(a), date.fromisoformat(b)) for m, a, b in parts]
     assert period.parts(months=False) == [(False, period.start, period.end)]
+
+
+def test_a_market_that_moves_to_another_zone_counts_its_days_anew(db: Session) -> None:
+    shop = Shop(db)
+    when = datetime(2026, 3, 10, 3, 30, tzinfo=UTC)  # 9 March in New York, 10 March in Kuala Lumpur
+    order = shop.order(shop.us, when, "SKU-Z", "apparel", Channel.LIVE, "10.00")
+    shop.case(order, when, CaseReason.SIZE)
+    db.commit()
+    build.refresh_dirty(db)
+    ninth, tenth = (
+        an.Period(date(2026, 3, 9), date(2026, 3, 9)),
+        an.Period(date(2026, 3, 10), date(2026, 3, 10)),
+    )
+    assert an.figures(db, ninth).total.n("cases") == 1
+    assert an.figures(db, tenth).total.n("cases") == 0
+    shop.us.timezone = "Asia/Kuala_Lumpur"
+    db.commit()
+    build.refresh_dirty(db)
+    assert an.figures(db, ninth).total.n("cases") == 0
+    assert an.figures(db, tenth).total.n("cases") == 1
+    assert an.figures(db, an.Period(date(2026, 3, 1), date(2026, 3, 31))).total.n("orders") == 1

@@ -141,6 +141,7 @@ def day_of(moment: datetime, zone: ZoneInfo) -> date:
 
 def local_windows(session: Session, first: date, last: date) -> tuple[tuple[int, datetime, datetime], ...]:
     """Per market, the instants from the start of `first` to the end of `last` in its own time zone."""
+    session.info.pop(_ZONES, None)  # markets added or moved since the session began
     return tuple(
         (market_id, day_window(first, zone)[0], day_window(last, zone)[1])
         for market_id, zone in sorted(zones(session).items())
@@ -535,29 +536,26 @@ def mark_orders(session: Session, order_ids: Iterable[int]) -> None:
     _mark_rows(session, Order.placed_at, Order.market_id, Order.id, order_ids)
 
 
-def mark_everything(session: Session) -> None:
+def mark_everything(session: Session, market_id: int | None = None) -> None:
     """Mark every day that has a case or an order (after a bulk load, or to rebuild from scratch)."""
     if session.get_bind().dialect.name == "postgresql":
         day = "CAST(({col} AT TIME ZONE 'UTC') AS DATE)"
     else:
         day = "DATE({col})"
-    found = session.execute(
-        union(
-            select(text(day.format(col="opened_at")), Case.market_id).select_from(Case.__table__).distinct(),
-            select(text(day.format(col="placed_at")), Order.market_id)
-            .select_from(Order.__table__)
-            .distinct(),
-        )
-    ).all()
+    cases = select(text(day.format(col="opened_at")), Case.market_id).select_from(Case.__table__)
+    orders = select(text(day.format(col="placed_at")), Order.market_id).select_from(Order.__table__)
+    if market_id is not None:
+        cases, orders = cases.where(Case.market_id == market_id), orders.where(Order.market_id == market_id)
+    found = session.execute(union(cases.distinct(), orders.distinct())).all()
     # A market-local day is the UTC day or the one before or after it; the first and last instant of
     # the UTC day say which (time zones are less than a day away from UTC).
     pairs = set()
-    for found_day, market_id in found:
+    for found_day, found_market in found:
         utc_day = found_day if isinstance(found_day, date) else date.fromisoformat(found_day)
         first, last = day_window(utc_day, ZoneInfo("UTC"))
-        zone = zone_of(session, market_id)
-        pairs.add((day_of(first, zone), market_id))
-        pairs.add((day_of(last - timedelta(microseconds=1), zone), market_id))
+        zone = zone_of(session, found_market)
+        pairs.add((day_of(first, zone), found_market))
+        pairs.add((day_of(last - timedelta(microseconds=1), zone), found_market))
     _insert_dirty(session, pairs)
 
 
@@ -616,6 +614,16 @@ def refresh_dirty(
     return done
 
 
+def rezone(session: Session, market_id: int) -> None:
+    """A market moved to another time zone: its days are other days now; drop and rebuild them all."""
+    session.info.pop(_ZONES, None)
+    for daily in (AnalyticsDaily, AnalyticsDuration):
+        session.execute(delete(daily).where(daily.market_id == market_id))
+    for monthly in (AnalyticsMonthly, AnalyticsDurationMonthly):
+        session.execute(delete(monthly).where(monthly.market_id == market_id))
+    mark_everything(session, market_id)
+
+
 def rebuild_everything(session: Session) -> int:
     """Build every rollup from scratch (the demo seed and `flask analytics rebuild` use this)."""
     for table in (AnalyticsDaily, AnalyticsDuration, AnalyticsMonthly, AnalyticsDurationMonthly):
@@ -651,9 +659,12 @@ def _note(session: Session, _context: Any, _instances: Any = None) -> None:
     changed = list(session.new) + list(session.dirty) + list(session.deleted)
     if not changed:
         return
-    marks = session.info.setdefault(_KEY, {"moments": set(), "objects": []})
+    marks = session.info.setdefault(_KEY, {"moments": set(), "objects": [], "markets": set()})
     for obj in changed:
-        if isinstance(obj, Case):
+        if isinstance(obj, Market):
+            if obj.id is not None and inspect(obj).attrs.timezone.history.deleted:
+                marks["markets"].add(obj.id)
+        elif isinstance(obj, Case):
             for opened, market in _old_and_new(obj, "opened_at", "market_id"):
                 if opened is not None and market is not None:
                     marks["moments"].add((opened, market))
@@ -700,6 +711,8 @@ def apply_marks(session: Session) -> None:
             chunk = ids[start : start + 500]
             order_ids.update(session.scalars(select(Shipment.order_id).where(Shipment.id.in_(chunk))))
     with session.no_autoflush:
+        for market_id in sorted(marks["markets"]):
+            rezone(session, market_id)
         _insert_dirty(session, [(day_of(when, zone_of(session, m)), m) for when, m in moments])
         mark_cases(session, case_ids)
         mark_orders(session, order_ids)
