@@ -12,6 +12,7 @@ import click
 from flask import Blueprint, Response, abort, request
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -38,6 +39,11 @@ MAX_DAYS = 366
 REFRESH_SECONDS = 3.0
 
 
+def _today() -> date:
+    """Today in the viewer's time zone: "the last 7 days" end on the day they are living."""
+    return utcnow().astimezone(get_timezone()).date()
+
+
 def _date(text: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
@@ -47,7 +53,7 @@ def _date(text: str) -> date | None:
 
 def _selection(args: Any) -> tuple[an.Period, Market | None, list[str]]:
     """The period and market asked for, or the defaults with the reasons the request was refused."""
-    today = utcnow().date()
+    today = _today()
     errors: list[str] = []
     period = an.Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
     days = args.get("days", "")
@@ -85,7 +91,7 @@ def _context() -> dict[str, Any]:
         "markets": markets,
         "errors": errors,
         "presets": PRESETS,
-        "today": utcnow().date(),
+        "today": _today(),
         "selection": {
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
