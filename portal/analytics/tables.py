@@ -12,8 +12,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale
 from babel.numbers import format_currency, format_decimal, format_percent
-from flask import url_for
+from flask import g, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -45,8 +46,13 @@ class Table:
     links: list[dict[str, str]] = field(default_factory=list)
 
 
-def _locale() -> str:
-    return str(get_locale())
+def _locale() -> Locale:
+    """The viewer's locale, looked up once per request: a dashboard formats a thousand cells."""
+    found: Locale | None = g.get("analytics_locale")
+    if found is None:
+        found = get_locale() or Locale.parse("en")
+        g.analytics_locale = found
+    return found
 
 
 def fmt(kind: str, value: Any, row: dict[str, Any] | None = None) -> str:
