@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, event, exists, func, insert, inspect, literal, select, text, union
@@ -256,29 +256,19 @@ def _first_deciding(actions: Any) -> bool:
     return bool(names & DECIDING_ACTIONS)
 
 
-def _cases(
-    session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime, zone: ZoneInfo
-) -> dict[tuple[date, str, str, int], int]:
-    where = (Case.market_id == market_id, Case.opened_at >= start, Case.opened_at < end)
-    ids = select(Case.id).where(*where).scalar_subquery()
-    cases = session.execute(
-        select(
-            Case.id,
-            Case.currency,
-            Case.type,
-            Case.reason,
-            Case.opened_at,
-            Case.first_response_at,
-            Case.resolved_at,
-            Case.assignee_id,
-            Order.channel,
-            Order.campaign_id,
-        )
-        .join(Order, Case.order_id == Order.id)
-        .where(*where)
-    ).all()
-    if not cases:
-        return {}
+class _CaseFacts(NamedTuple):
+    """What the rollups need to know about each case beyond its own row, by case id."""
+
+    items: dict[int, list[tuple[str, str]]]
+    received: set[int]
+    refunds: dict[int, list[tuple[RefundKind, Decimal, str, datetime]]]
+    rule_of: dict[int, str]
+    deadlines: dict[int, list[int]]
+    person_reply: dict[int, datetime]
+    disputes: dict[int, list[int]]
+
+
+def _case_facts(session: Session, ids: Any) -> _CaseFacts:
     items: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for case_id, sku, category in session.execute(
         select(CaseItem.case_id, OrderItem.sku, OrderItem.category)
@@ -341,6 +331,35 @@ def _cases(
         disputes[case_id][0] += 1
         disputes[case_id][1] += 1 if status == DisputeStatus.WON else 0
         disputes[case_id][2] += 1 if status == DisputeStatus.LOST else 0
+    return _CaseFacts(items, received, refunds, rule_of, deadlines, person_reply, disputes)
+
+
+def _cases(
+    session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime, zone: ZoneInfo
+) -> dict[tuple[date, str, str, int], int]:
+    where = (Case.market_id == market_id, Case.opened_at >= start, Case.opened_at < end)
+    ids = select(Case.id).where(*where).scalar_subquery()
+    cases = session.execute(
+        select(
+            Case.id,
+            Case.currency,
+            Case.type,
+            Case.reason,
+            Case.opened_at,
+            Case.first_response_at,
+            Case.resolved_at,
+            Case.assignee_id,
+            Order.channel,
+            Order.campaign_id,
+        )
+        .join(Order, Case.order_id == Order.id)
+        .where(*where)
+    ).all()
+    if not cases:
+        return {}
+    facts = _case_facts(session, ids)
+    items, received, refunds, rule_of = facts.items, facts.received, facts.refunds, facts.rule_of
+    deadlines, person_reply, disputes = facts.deadlines, facts.person_reply, facts.disputes
 
     histogram: dict[tuple[date, str, str, int], int] = defaultdict(int)
     for (
