@@ -201,6 +201,10 @@ class Shop:
 
 @pytest.fixture
 def shop(db: Session) -> Shop:
+    return hand_made_shop(db)
+
+
+def hand_made_shop(db: Session) -> Shop:
     s = Shop(db)
     us, uk = s.us, s.uk
     o = [s.order(us, at(1 + i), "SKU-A", "apparel", Channel.LIVE, "20.00", s.c1) for i in range(4)]
@@ -516,7 +520,9 @@ def test_dashboard_shows_the_figures_with_links_to_the_queue(
     assert 'id="chart-markets"' in html and "<svg" in html and "style=" not in html
     assert "33.3%" in html and "$87.00" in html  # return rate; refund cost in US dollars
     assert "Spring dresses" in html
-    link = "/cases?status=all&amp;tz=UTC&amp;from=2026-03-01&amp;to=2026-03-10&amp;sort=newest&amp;sku=SKU-A"
+    link = (
+        "/cases?status=all&amp;tz=market&amp;from=2026-03-01&amp;to=2026-03-10&amp;sort=newest&amp;sku=SKU-A"
+    )
     assert link in html
     queue = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
     for case in shop.cases:

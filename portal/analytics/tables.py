@@ -12,14 +12,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale
 from babel.numbers import format_currency, format_decimal, format_percent
-from flask import url_for
+from flask import g, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.analytics import svg
 from portal.domain import analytics as an
+from portal.domain.analytics_build import UNASSIGNED
 from portal.i18n import duration
 from portal.labels import label
 
@@ -44,8 +46,13 @@ class Table:
     links: list[dict[str, str]] = field(default_factory=list)
 
 
-def _locale() -> str:
-    return str(get_locale())
+def _locale() -> Locale:
+    """The viewer's locale, looked up once per request: a dashboard formats a thousand cells."""
+    found: Locale | None = g.get("analytics_locale")
+    if found is None:
+        found = get_locale() or Locale.parse("en")
+        g.analytics_locale = found
+    return found
 
 
 def fmt(kind: str, value: Any, row: dict[str, Any] | None = None) -> str:
@@ -81,10 +88,10 @@ class Links:
     """Queue addresses for the same period and market as the dashboard."""
 
     def __init__(self, period: an.Period, market_code: str) -> None:
-        # The queue reads its dates as UTC days when tz=UTC, as the dashboard counts them.
+        # With tz=market the queue reads its dates as each case's market's own days, as analytics does.
         self.base: dict[str, Any] = {
             "status": "all",
-            "tz": "UTC",
+            "tz": "market",
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
             "sort": "newest",
@@ -249,7 +256,7 @@ def build(figs: an.Figures, market_code: str) -> dict[str, Table]:
 
     tables["refunds"] = _refunds(figs)
     tables["automation"] = _automation(figs, links)
-    tables["times"] = _times(figs)
+    tables["times"] = _times(figs, links)
     tables["deadlines"] = _deadlines(figs, links)
 
     carrier_rows = sorted(
@@ -283,8 +290,55 @@ def build(figs: an.Figures, market_code: str) -> dict[str, Table]:
     carriers.chart = _bars(carriers, "label", "rate", "pct", _("No parcels in this period."))
     tables["carriers"] = carriers
 
+    tables["agents"] = _agents(figs, links)
     tables.update(_top_problems(figs, links))
     return tables
+
+
+def _agents(figs: an.Figures, links: Links) -> Table:
+    """Per agent, the cases assigned to them: how many, how fast answered and resolved, targets met."""
+    half = Decimal("0.5")
+    rows: list[dict[str, Any]] = []
+    for key, sums in figs.by.get("agent", {}).items():
+        histograms = figs.agent_durations.get(key, {})
+        if key.isdigit():
+            name = figs.agents.get(int(key), "#" + key)
+        else:
+            name = _("Unassigned")
+        met = sums.n("targets") - sums.n("targets_missed")
+        rows.append(
+            {
+                "key": key,
+                "label": name,
+                "cases": sums.n("cases"),
+                "first_response": an.percentile(histograms.get("person_response", {}), half),
+                "resolution": an.percentile(histograms.get("resolution", {}), half),
+                "targets": sums.n("targets"),
+                "targets_met": an.ratio(met, sums.n("targets")),
+            }
+        )
+    rows.sort(key=lambda r: (r["key"] == UNASSIGNED, -r["cases"], r["label"]))
+    row_links = [{"cases": links.queue(assignee=r["key"])} for r in rows]
+    table = Table(
+        "agents",
+        _("Per agent"),
+        [
+            Column("label", _("Agent"), "text"),
+            Column("cases", _("Cases handled")),
+            Column("first_response", _("First response (median)"), "minutes"),
+            Column("resolution", _("Resolution (median)"), "minutes"),
+            Column("targets", _("Targets decided")),
+            Column("targets_met", _("Targets met"), "pct"),
+        ],
+        rows,
+        links=row_links,
+    )
+    table.note = _(
+        "The cases opened in the period and assigned to the agent now. First response counts only "
+        "messages a person wrote; a target is met when the case moved on before it ran out."
+    )
+    table.chart = _bars(table, "label", "cases", "int", _("No cases in this period."), "cases")
+    return table
 
 
 def _buckets(period: an.Period) -> tuple[list[date], int]:
@@ -429,10 +483,15 @@ def _automation(figs: an.Figures, links: Links) -> Table:
     return table
 
 
-def _times(figs: an.Figures) -> Table:
+def _times(figs: an.Figures, links: Links) -> Table:
     window = int(figs.response_window_hours * 60)
-    rows = []
-    for metric, name in (("first_response", _("First response")), ("refund", _("First refund"))):
+    rows, row_links = [], []
+    for metric, name, has in (
+        ("person_response", _("First response by a person"), "person_reply"),
+        ("first_response", _("First message, automated ones included"), "reply"),
+        ("refund", _("First refund"), "money_refund"),
+        ("resolution", _("Resolution"), "resolved"),
+    ):
         histogram = figs.durations.get(metric, {})
         count = sum(histogram.values())
         row = {
@@ -444,10 +503,11 @@ def _times(figs: an.Figures) -> Table:
             "window": None,
             "within": None,
         }
-        if metric == "first_response":
+        if metric in ("person_response", "first_response"):
             row["window"] = window
             row["within"] = an.ratio(an.within(histogram, window), count)
         rows.append(row)
+        row_links.append({"cases": links.queue(has=has)})
     table = Table(
         "times",
         _("Time to first response and to refund"),
@@ -460,10 +520,12 @@ def _times(figs: an.Figures) -> Table:
             Column("within", _("Within the deadline"), "pct"),
         ],
         rows,
+        links=row_links,
     )
     table.note = _(
         "Percentiles are exact to the minute up to an hour, then to 5 minutes, 15 minutes and an "
-        "hour; the platform deadline is the seller-response window of the market."
+        "hour; the platform deadline is the seller-response window of the market. Messages the policy "
+        "or the scheduler sent count only in the second row."
     )
     locale = _locale()
     groups = [
@@ -474,7 +536,7 @@ def _times(figs: an.Figures) -> Table:
         (2880, _("24–48 h")),
         (4320, _("48–72 h")),
     ]
-    histogram = figs.durations.get("first_response", {})
+    histogram = figs.durations.get("person_response", {})
     items, lower = [], -1
     for upper, name in groups:
         n = sum(c for b, c in histogram.items() if lower < b <= upper)
@@ -483,7 +545,9 @@ def _times(figs: an.Figures) -> Table:
     rest = sum(c for b, c in histogram.items() if b > lower)
     items.append(svg.Bar(_("> 72 h"), rest, format_decimal(rest, locale=locale)))
     table.chart = (
-        svg.bars("chart-times", _("Time to first response"), items, _("No responses in this period."))
+        svg.bars(
+            "chart-times", _("Time to a person's first response"), items, _("No responses in this period.")
+        )
         if histogram
         else Markup(f'<p class="empty">{Markup.escape(_("No responses in this period."))}</p>')
     )

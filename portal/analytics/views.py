@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ import click
 from flask import Blueprint, Response, abort, request
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -37,6 +39,11 @@ MAX_DAYS = 366
 REFRESH_SECONDS = 3.0
 
 
+def _today() -> date:
+    """Today in the viewer's time zone: "the last 7 days" end on the day they are living."""
+    return utcnow().astimezone(get_timezone()).date()
+
+
 def _date(text: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
@@ -46,7 +53,7 @@ def _date(text: str) -> date | None:
 
 def _selection(args: Any) -> tuple[an.Period, Market | None, list[str]]:
     """The period and market asked for, or the defaults with the reasons the request was refused."""
-    today = utcnow().date()
+    today = _today()
     errors: list[str] = []
     period = an.Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
     days = args.get("days", "")
@@ -84,7 +91,7 @@ def _context() -> dict[str, Any]:
         "markets": markets,
         "errors": errors,
         "presets": PRESETS,
-        "today": utcnow().date(),
+        "today": _today(),
         "selection": {
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
@@ -104,72 +111,115 @@ def _context() -> dict[str, Any]:
         tables=tb.build(figs, market.code if market else ""),
         behind=max(0, waiting - done),
         fmt=tb.fmt,
-        kpis=_kpis(figs),
+        kpis=_kpis(figs, tb.Links(period, market.code if market else "")),
     )
     return context
 
 
-def _kpis(figs: an.Figures) -> list[tuple[str, str, str]]:
-    """(heading, figure, detail) for the cards at the top."""
+@dataclass(frozen=True)
+class Kpi:
+    """A card at the top: its figure links to the queue showing exactly the `cases` behind it."""
+
+    heading: str
+    figure: str
+    detail: str
+    href: str | None = None
+    cases: int | None = None
+
+
+def _kpis(figs: an.Figures, links: tb.Links) -> list[Kpi]:
     t = figs.total
     usd = figs.refund_usd
-    refunds = sum((usd.amounts[k] for k in an.REFUND_KINDS), 0)
-    responses = figs.durations.get("first_response", {})
+    refunds = sum((usd.amounts[k] for k in an.REFUND_KINDS), Decimal(0))
+    people = figs.durations.get("person_response", {})
+    anyone = figs.durations.get("first_response", {})
     refunds_t = figs.durations.get("refund", {})
     half, ninety = Decimal("0.5"), Decimal("0.9")
     decided = t.n("disputes_won") + t.n("disputes_lost")
+
+    def count(n: int) -> str:
+        return tb.fmt("int", n)
+
     return [
-        (
+        Kpi(
             _("Return rate"),
             tb.fmt("pct", t.return_rate),
-            _(
-                "%(cases)s cases / %(orders)s orders",
-                cases=tb.fmt("int", t.n("cases")),
-                orders=tb.fmt("int", t.n("orders")),
-            ),
+            _("%(cases)s cases / %(orders)s orders", cases=count(t.n("cases")), orders=count(t.n("orders"))),
+            links.queue(),
+            t.n("cases"),
         ),
-        (
+        Kpi(
             _("Refund cost"),
             tb.fmt("usd", refunds),
-            _("%(share)s of revenue", share=tb.fmt("pct", an.ratio(refunds, usd.amounts["revenue"]))),
+            _(
+                "%(share)s of revenue; %(cases)s cases refunded",
+                share=tb.fmt("pct", an.ratio(refunds, usd.amounts["revenue"])),
+                cases=count(t.n("cases_refunded")),
+            ),
+            links.queue(has="refund"),
+            t.n("cases_refunded"),
         ),
-        (
+        Kpi(
             _("Decided automatically"),
             tb.fmt("pct", an.ratio(t.n("auto_cases"), t.n("cases"))),
-            _("%(count)s cases by policy rules", count=tb.fmt("int", t.n("auto_cases"))),
+            _("%(count)s cases by policy rules", count=count(t.n("auto_cases"))),
+            links.queue(has="auto"),
+            t.n("auto_cases"),
         ),
-        (
-            _("First response"),
-            tb.fmt("minutes", an.percentile(responses, half)),
-            _("median; 90%% within %(p90)s", p90=tb.fmt("minutes", an.percentile(responses, ninety))),
+        Kpi(
+            _("First response by a person"),
+            tb.fmt("minutes", an.percentile(people, half)),
+            _(
+                "median of %(cases)s cases; 90%% within %(p90)s. Automated messages included: %(any)s",
+                cases=count(sum(people.values())),
+                p90=tb.fmt("minutes", an.percentile(people, ninety)),
+                any=tb.fmt("minutes", an.percentile(anyone, half)),
+            ),
+            links.queue(has="person_reply"),
+            sum(people.values()),
         ),
-        (
+        Kpi(
             _("Time to refund"),
             tb.fmt("minutes", an.percentile(refunds_t, half)),
-            _("median; 90%% within %(p90)s", p90=tb.fmt("minutes", an.percentile(refunds_t, ninety))),
+            _(
+                "median of %(cases)s cases; 90%% within %(p90)s",
+                cases=count(sum(refunds_t.values())),
+                p90=tb.fmt("minutes", an.percentile(refunds_t, ninety)),
+            ),
+            links.queue(has="money_refund"),
+            sum(refunds_t.values()),
         ),
-        (
-            _("Deadlines missed"),
-            tb.fmt("int", t.n("deadlines_missed")),
-            _("of %(count)s platform deadlines", count=tb.fmt("int", t.n("deadlines"))),
+        Kpi(
+            _("Cases with a missed deadline"),
+            count(t.n("cases_missed")),
+            _(
+                "%(missed)s of %(count)s platform deadlines missed",
+                missed=count(t.n("deadlines_missed")),
+                count=count(t.n("deadlines")),
+            ),
+            links.queue(has="missed_deadline"),
+            t.n("cases_missed"),
         ),
-        (
-            _("Disputes"),
-            tb.fmt("int", t.n("disputes_opened")),
+        Kpi(
+            _("Cases disputed"),
+            count(t.n("cases_disputed")),
             _(
                 "%(won)s won, %(lost)s lost (%(rate)s)",
-                won=tb.fmt("int", t.n("disputes_won")),
-                lost=tb.fmt("int", t.n("disputes_lost")),
+                won=count(t.n("disputes_won")),
+                lost=count(t.n("disputes_lost")),
                 rate=tb.fmt("pct", an.ratio(t.n("disputes_won"), decided)),
             ),
+            links.queue(has="dispute"),
+            t.n("cases_disputed"),
         ),
-        (
+        # Parcels belong to orders, most of which have no case: there is no list of cases to open.
+        Kpi(
             _("Logistics exceptions"),
             tb.fmt("pct", an.ratio(t.n("exceptions"), t.n("shipments"))),
             _(
                 "%(count)s of %(parcels)s parcels",
-                count=tb.fmt("int", t.n("exceptions")),
-                parcels=tb.fmt("int", t.n("shipments")),
+                count=count(t.n("exceptions")),
+                parcels=count(t.n("shipments")),
             ),
         ),
     ]

@@ -19,13 +19,22 @@ from portal.access import ALL_ROLES, STAFF, allow, can
 from portal.cache import app_cache
 from portal.cases.blueprint import bp
 from portal.db import db_session
-from portal.domain import lifecycle
+from portal.domain import analytics_build, lifecycle
 from portal.domain import operations as ops
 from portal.domain.enums import CaseReason, CaseStatus, CaseType, Channel, Role
 from portal.domain.lifecycle import Actor, LifecycleError
 from portal.domain.lookups import market_codes
 from portal.domain.models import Case, OrderItem, User
-from portal.domain.queue import SORTS, VIEWS, CaseFilter, case_query, count_cases, queue_counts, sort_keys
+from portal.domain.queue import (
+    HAS,
+    SORTS,
+    VIEWS,
+    CaseFilter,
+    case_query,
+    count_cases,
+    queue_counts,
+    sort_keys,
+)
 from portal.domain.text_limits import bounded
 from portal.domain.types import utcnow
 from portal.labels import label
@@ -56,9 +65,19 @@ def _day_start(text: str | None, zone: ZoneInfo, days: int = 0) -> datetime | No
     return datetime.combine(day + timedelta(days=days), time(), tzinfo=zone)
 
 
+def _local_days(args: Any) -> tuple[tuple[int, datetime, datetime], ...] | None:
+    """With tz=market (links from analytics), from/to are days in each case's own market's zone."""
+    if args.get("tz") != "market":
+        return None
+    first, last = _day_start(args.get("from"), ZoneInfo("UTC")), _day_start(args.get("to"), ZoneInfo("UTC"))
+    if first is None or last is None:
+        return None
+    return analytics_build.local_windows(db_session(), first.date(), last.date())
+
+
 def filter_from_args(args: Any) -> CaseFilter:
     q = args.get("q", "")[:100]
-    # Links from the analytics dashboard count days in UTC, as its figures do.
+    local = _local_days(args)
     zone = ZoneInfo("UTC") if args.get("tz") == "UTC" else ZoneInfo(str(get_timezone()))
     return CaseFilter(
         q=q,
@@ -76,8 +95,10 @@ def filter_from_args(args: Any) -> CaseFilter:
         assignee=args.get("assignee", "")[:12],
         value_min=_decimal(args.get("value_min")),
         value_max=_decimal(args.get("value_max")),
-        opened_from=_day_start(args.get("from"), zone),
-        opened_to=_day_start(args.get("to"), zone, days=1),
+        opened_from=None if local else _day_start(args.get("from"), zone),
+        opened_to=None if local else _day_start(args.get("to"), zone, days=1),
+        opened_local=local,
+        has=args.get("has", "") if args.get("has", "") in HAS else "",
         sort=args.get("sort", "deadline") if args.get("sort", "deadline") in SORTS else "deadline",
         me=current_user.id,
         now=utcnow(),
@@ -90,7 +111,7 @@ def filter_from_args(args: Any) -> CaseFilter:
 QUEUE_ARGS_KEY = "queue_args"
 FILTER_ARGS = (
     "q", "status", "view", "queue", "type", "reason", "market", "channel", "category", "sku", "campaign",
-    "assignee", "value_min", "value_max", "from", "to", "sort", "tz",
+    "assignee", "value_min", "value_max", "from", "to", "sort", "tz", "has",
 )
 
 

@@ -1,15 +1,18 @@
 """The after-sales figures of a period and market, read from the daily rollups.
 
 Definitions (the dashboard states them too):
-- Days are UTC calendar days. Orders count on the day they were placed (cancelled orders excluded),
-  cases and everything that happens on them (refunds, decisions, deadlines, disputes) on the day the
-  case was opened. Return rate = cases opened / orders placed in the same period.
+- Days are each market's own calendar days (in its time zone). Orders count on the day they were
+  placed (cancelled orders excluded), cases and everything that happens on them (refunds, decisions,
+  deadlines, disputes) on the day the case was opened. Return rate = cases opened / orders placed in
+  the same period.
 - Refund cost splits into full refunds after the item came back, full refunds without a return,
   partial refunds and coupons; failed refunds are left out. Amounts are summed per currency and
   converted to US dollars with the exchange-rate table; a currency without a rate is left out of the
   dollar totals and named.
-- Times to first response and to the first refund are nearest-rank percentiles of a histogram whose
-  buckets are one minute wide up to an hour, then 5, 15, 60 minutes, 6 hours and a day wide.
+- First response is the first message to the buyer a person wrote; automated messages are counted
+  apart. Per agent, the cases counted are those assigned to the agent.
+- Times to first response, to the first refund and to resolution are nearest-rank percentiles of a
+  histogram whose buckets are one minute wide up to an hour, then 5, 15, 60 minutes, 6 hours and a day wide.
 """
 
 from __future__ import annotations
@@ -27,9 +30,18 @@ from sqlalchemy.orm import Session
 
 from portal.domain import analytics_build as build
 from portal.domain.enums import CaseType
-from portal.domain.models import AnalyticsDaily, AnalyticsDuration, Campaign, ExchangeRate, Market
+from portal.domain.models import (
+    AnalyticsDaily,
+    AnalyticsDuration,
+    AnalyticsDurationMonthly,
+    AnalyticsMonthly,
+    Campaign,
+    ExchangeRate,
+    Market,
+    User,
+)
 
-DIMS = ("channel", "campaign", "sku", "category", "reason", "type", "rule", "catreason", "carrier")
+DIMS = ("channel", "campaign", "sku", "category", "reason", "type", "rule", "catreason", "carrier", "agent")
 REFUND_KINDS = ("refund_full", "refund_returnless", "refund_partial", "refund_coupon")
 # A SKU or campaign needs this many orders in a period before its return rate is ranked.
 MIN_ORDERS = 10
@@ -48,6 +60,19 @@ class Period:
     @property
     def previous(self) -> Period:
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def parts(self, months: bool = True) -> list[tuple[bool, date, date]]:
+        """The period as (monthly?, first, last): whole calendar months, and the days at either end."""
+        first = self.start if self.start.day == 1 else build.next_month(self.start)
+        after = build.month_of(self.end + timedelta(days=1))  # the first month not wholly inside
+        if not months or first >= after:
+            return [(False, self.start, self.end)]
+        parts = [(True, first, after - timedelta(days=1))]
+        if self.start < first:
+            parts.insert(0, (False, self.start, first - timedelta(days=1)))
+        if after <= self.end:
+            parts.append((False, after, self.end))
+        return parts
 
 
 @dataclass
@@ -143,33 +168,70 @@ class Figures:
     markets: dict[int, Market]
     campaigns: dict[int, Campaign]
     response_window_hours: Decimal
+    agent_durations: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
+    agents: dict[int, str] = field(default_factory=dict)
 
     @property
     def refund_usd(self) -> Usd:
         return to_usd(self.total, self.rates, (*REFUND_KINDS, "revenue"))
 
 
-def _where(period: Period, market_id: int | None) -> list[Any]:
-    where = [AnalyticsDaily.day >= period.start, AnalyticsDaily.day <= period.end]
-    if market_id is not None:
-        where.append(AnalyticsDaily.market_id == market_id)
-    return where
+_MEASURES = (*build.COUNT_COLUMNS, *build.MONEY_COLUMNS)
 
 
-_SUMS = [func.sum(getattr(AnalyticsDaily, c)).label(c) for c in (*build.COUNT_COLUMNS, *build.MONEY_COLUMNS)]
+def _sums(
+    session: Session,
+    period: Period,
+    market_id: int | None,
+    group: tuple[str, ...],
+    months: bool,
+    dims: tuple[str, ...] | None = None,
+) -> list[Mapping[str, Any]]:
+    """Rollup rows of the period summed per `group`, from whole months and the days around them."""
+    out: list[Mapping[str, Any]] = []
+    for monthly, first, last in period.parts(months):
+        table: Any = AnalyticsMonthly if monthly else AnalyticsDaily
+        when = table.month if monthly else table.day
+        columns = [getattr(table, name) for name in group]
+        query = (
+            select(*columns, *[func.sum(getattr(table, c)).label(c) for c in _MEASURES])
+            .where(when >= first, when <= last)
+            .group_by(*columns)
+        )
+        if market_id is not None:
+            query = query.where(table.market_id == market_id)
+        if dims is not None:
+            query = query.where(table.dim.in_(dims))
+        out.extend(dict(row) for row in session.execute(query).mappings())
+    return out
 
 
 def _by_dims(
-    session: Session, period: Period, market_id: int | None, dims: tuple[str, ...]
+    session: Session, period: Period, market_id: int | None, dims: tuple[str, ...], months: bool = True
 ) -> dict[str, dict[str, Sums]]:
     out: dict[str, dict[str, Sums]] = {dim: defaultdict(Sums) for dim in dims}
-    query = (
-        select(AnalyticsDaily.dim, AnalyticsDaily.key, AnalyticsDaily.currency, *_SUMS)
-        .where(*_where(period, market_id), AnalyticsDaily.dim.in_(dims))
-        .group_by(AnalyticsDaily.dim, AnalyticsDaily.key, AnalyticsDaily.currency)
-    )
-    for row in session.execute(query).mappings():
+    for row in _sums(session, period, market_id, ("dim", "key", "currency"), months, dims):
         out[row["dim"]][row["key"]].add(row["currency"], row)
+    return out
+
+
+def _durations(
+    session: Session, period: Period, market_id: int | None, months: bool
+) -> dict[tuple[str, str], dict[int, int]]:
+    """Histograms per (metric, key): key "" for the whole selection, an agent's id for theirs."""
+    out: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for monthly, first, last in period.parts(months):
+        table: Any = AnalyticsDurationMonthly if monthly else AnalyticsDuration
+        when = table.month if monthly else table.day
+        query = (
+            select(table.metric, table.key, table.bucket, func.sum(table.cases))
+            .where(when >= first, when <= last)
+            .group_by(table.metric, table.key, table.bucket)
+        )
+        if market_id is not None:
+            query = query.where(table.market_id == market_id)
+        for metric, key, upper, cases in session.execute(query):
+            out[(metric, key)][int(upper)] += int(cases or 0)
     return out
 
 
@@ -185,15 +247,14 @@ def refresh(session: Session, period: Period, market_id: int | None) -> int:
     return build.refresh_dirty(session, period.start, period.end, market_id)
 
 
-def figures(session: Session, period: Period, market_id: int | None = None) -> Figures:
-    """Every figure of the dashboard for a period, in one market or all."""
+def figures(session: Session, period: Period, market_id: int | None = None, months: bool = True) -> Figures:
+    """Every figure of the dashboard for a period, in one market or all.
+
+    `months=False` reads only daily rows (as before monthly rows existed); the figures are the same.
+    """
     markets = {m.id: m for m in session.scalars(select(Market).order_by(Market.code))}
     by_market: dict[int, Sums] = defaultdict(Sums)
-    for row in session.execute(
-        select(AnalyticsDaily.market_id, AnalyticsDaily.currency, *_SUMS)
-        .where(*_where(period, market_id), AnalyticsDaily.dim == "all")
-        .group_by(AnalyticsDaily.market_id, AnalyticsDaily.currency)
-    ).mappings():
+    for row in _sums(session, period, market_id, ("market_id", "currency"), months, ("all",)):
         by_market[row["market_id"]].add(row["currency"], row)
     total = Sums()
     for sums in by_market.values():
@@ -201,30 +262,31 @@ def figures(session: Session, period: Period, market_id: int | None = None) -> F
             total.add(currency, amounts)
         total.add("", {k: v for k, v in sums.counts.items()})
     # Shipments are not split by currency, so they are not in the "all" rows' money; carrier rows hold them.
-    by = _by_dims(session, period, market_id, DIMS)
+    by = _by_dims(session, period, market_id, DIMS, months)
     carriers = by["carrier"]
     total.counts["shipments"] = sum(s.n("shipments") for s in carriers.values())
     total.counts["exceptions"] = sum(s.n("exceptions") for s in carriers.values())
-    previous = _by_dims(session, period.previous, market_id, ("sku",))["sku"]
+    previous = _by_dims(session, period.previous, market_id, ("sku",), months)["sku"]
 
     trend: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    daily = AnalyticsDaily
+    where = [daily.day >= period.start, daily.day <= period.end, daily.dim == "reason"]
+    if market_id is not None:
+        where.append(AnalyticsDaily.market_id == market_id)
     for day, key, cases in session.execute(
         select(AnalyticsDaily.day, AnalyticsDaily.key, func.sum(AnalyticsDaily.cases))
-        .where(*_where(period, market_id), AnalyticsDaily.dim == "reason")
+        .where(*where)
         .group_by(AnalyticsDaily.day, AnalyticsDaily.key)
     ):
         trend[day][key] += int(cases or 0)
 
-    durations: dict[str, dict[int, int]] = {m: defaultdict(int) for m in build.METRICS}
-    where = [AnalyticsDuration.day >= period.start, AnalyticsDuration.day <= period.end]
-    if market_id is not None:
-        where.append(AnalyticsDuration.market_id == market_id)
-    for metric, upper, cases in session.execute(
-        select(AnalyticsDuration.metric, AnalyticsDuration.bucket, func.sum(AnalyticsDuration.cases))
-        .where(*where)
-        .group_by(AnalyticsDuration.metric, AnalyticsDuration.bucket)
-    ):
-        durations.setdefault(metric, defaultdict(int))[int(upper)] += int(cases or 0)
+    histograms = _durations(session, period, market_id, months)
+    durations = {m: dict(histograms.get((m, ""), {})) for m in build.METRICS}
+    agent_durations = {
+        key: {m: dict(histograms.get((m, key), {})) for m in build.AGENT_METRICS}
+        for (metric, key) in histograms
+        if key
+    }
 
     campaign_ids = [int(k) for k in by["campaign"] if k.isdigit()]
     campaigns = (
@@ -232,6 +294,8 @@ def figures(session: Session, period: Period, market_id: int | None = None) -> F
         if campaign_ids
         else {}
     )
+    agent_ids = [int(k) for k in by["agent"] if k.isdigit()]
+    agents = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(agent_ids or [0])))}
     rates = {r.currency: r.usd_per_unit for r in session.scalars(select(ExchangeRate))}
     return Figures(
         period,
@@ -241,11 +305,13 @@ def figures(session: Session, period: Period, market_id: int | None = None) -> F
         {d: dict(v) for d, v in by.items()},
         dict(previous),
         {d: dict(v) for d, v in trend.items()},
-        {m: dict(v) for m, v in durations.items()},
+        durations,
         rates,
         markets,
         campaigns,
         response_window_hours(session, market_id),
+        agent_durations,
+        agents,
     )
 
 

@@ -1,4 +1,8 @@
-"""Building the analytics rollups of one UTC day and market, and keeping them right as cases change.
+"""Building the analytics rollups of one market-local day, and keeping them right as cases change.
+
+A case's day is the calendar day on which it was opened in its market's time zone (an order's, the day
+it was placed there). Each rebuilt day also rebuilds its month's row in the same transaction, so a long
+period reads whole months and only the days at its ends.
 
 Every write through the ORM that touches a case, an order or anything hanging off them marks the
 (day, market) it counts in as dirty, in the same transaction (`install` below). Dirty days are rebuilt
@@ -15,9 +19,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, event, exists, insert, inspect, select, text, union
+from sqlalchemy import Table, delete, event, exists, func, insert, inspect, literal, select, text, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -25,6 +30,7 @@ from portal.domain.enums import (
     DeadlineKind,
     DeadlineState,
     DisputeStatus,
+    MessageDirection,
     OrderStatus,
     RefundKind,
     RefundStatus,
@@ -34,6 +40,8 @@ from portal.domain.models import (
     AnalyticsDaily,
     AnalyticsDirty,
     AnalyticsDuration,
+    AnalyticsDurationMonthly,
+    AnalyticsMonthly,
     Case,
     CaseEvent,
     CaseItem,
@@ -42,6 +50,8 @@ from portal.domain.models import (
     Dispute,
     Exchange,
     Inspection,
+    Market,
+    Message,
     Order,
     OrderItem,
     Refund,
@@ -53,6 +63,9 @@ from portal.domain.types import rowcount
 
 # A tracked parcel that ever reached one of these has had a logistics exception.
 EXCEPTION_STATUSES = (TS.ATTEMPT_FAIL, TS.EXCEPTION, TS.EXPIRED)
+# An agent target is met when the case moved on before it ran out (cancelled), missed when it fired.
+TARGET_MISSED = (DeadlineState.FIRED, DeadlineState.FAILED)
+TARGET_DECIDED = (DeadlineState.CANCELLED, *TARGET_MISSED)
 # Policy actions that decide a case; a decision made only of manual_review, assign or notify decides nothing.
 DECIDING_ACTIONS = frozenset(
     {
@@ -81,19 +94,66 @@ COUNT_COLUMNS = (
     "disputes_lost",
     "shipments",
     "exceptions",
+    "cases_refunded",
+    "cases_missed",
+    "cases_disputed",
+    "targets",
+    "targets_missed",
 )
 MONEY_COLUMNS = ("revenue", "refund_full", "refund_returnless", "refund_partial", "refund_coupon")
-METRICS = ("first_response", "refund")
+# first_response: the first message to the buyer, automated ones included; person_response: the
+# first one a person wrote; refund: the first refund of money (not a coupon); resolution: to resolved.
+METRICS = ("first_response", "person_response", "refund", "resolution")
+# Histograms per agent (key: the assignee's id) for these; the market's own have key "".
+AGENT_METRICS = ("person_response", "resolution")
 NO_CAMPAIGN = ""
+UNASSIGNED = "none"  # the agent key of cases nobody is assigned to (as the queue's filter spells it)
+_ZONES = "analytics_zones"
 
 
-def day_window(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    return start, start + timedelta(days=1)
+def zones(session: Session) -> dict[int, ZoneInfo]:
+    """Each market's time zone, read once per session (a market that changes zone needs a rebuild)."""
+    found: dict[int, ZoneInfo] | None = session.info.get(_ZONES)
+    if found is None:
+        found = {m: ZoneInfo(tz) for m, tz in session.execute(select(Market.id, Market.timezone))}
+        session.info[_ZONES] = found
+    return found
 
 
-def day_of(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
+def zone_of(session: Session, market_id: int) -> ZoneInfo:
+    found = zones(session).get(market_id)
+    if found is None:
+        session.info.pop(_ZONES, None)  # a market created since
+        found = zones(session).get(market_id, ZoneInfo("UTC"))
+    return found
+
+
+def day_window(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants of a market-local day, as UTC [start, end)."""
+    start = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def day_of(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def local_windows(session: Session, first: date, last: date) -> tuple[tuple[int, datetime, datetime], ...]:
+    """Per market, the instants from the start of `first` to the end of `last` in its own time zone."""
+    session.info.pop(_ZONES, None)  # markets added or moved since the session began
+    return tuple(
+        (market_id, day_window(first, zone)[0], day_window(last, zone)[1])
+        for market_id, zone in sorted(zones(session).items())
+    )
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def bucket(minutes: int) -> int:
@@ -110,19 +170,21 @@ def minutes_between(start: datetime, end: datetime) -> int:
 
 
 class _Rows:
-    """Sums per (dim, key, currency) for one day and market."""
+    """Sums per (day, dim, key, currency) for some days of one market."""
 
     def __init__(self) -> None:
-        self.sums: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+        self.sums: dict[tuple[date, str, str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
 
-    def add(self, dim: str, key: str, currency: str, **measures: Any) -> None:
-        row = self.sums[(dim, key[:120], currency)]
+    def add(self, day: date, dim: str, key: str, currency: str, **measures: Any) -> None:
+        row = self.sums[(day, dim, key[:120], currency)]
         for name, value in measures.items():
             row[name] += value
 
-    def records(self, day: date, market_id: int) -> list[dict[str, Any]]:
+    def records(self, days: set[date], market_id: int) -> list[dict[str, Any]]:
         out = []
-        for (dim, key, currency), row in self.sums.items():
+        for (day, dim, key, currency), row in self.sums.items():
+            if day not in days:
+                continue
             record: dict[str, Any] = {
                 "day": day,
                 "market_id": market_id,
@@ -136,18 +198,23 @@ class _Rows:
         return out
 
 
-def _orders(session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime) -> None:
+def _orders(
+    session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime, zone: ZoneInfo
+) -> None:
     where = (
         Order.market_id == market_id,
         Order.placed_at >= start,
         Order.placed_at < end,
         Order.status != OrderStatus.CANCELLED,
     )
-    currency_of: dict[int, str] = {}
-    for order_id, currency, total, channel, campaign_id in session.execute(
-        select(Order.id, Order.currency, Order.total_amount, Order.channel, Order.campaign_id).where(*where)
+    currency_of: dict[int, tuple[date, str]] = {}
+    for order_id, currency, total, channel, campaign_id, placed_at in session.execute(
+        select(
+            Order.id, Order.currency, Order.total_amount, Order.channel, Order.campaign_id, Order.placed_at
+        ).where(*where)
     ):
-        currency_of[order_id] = currency
+        day = day_of(placed_at, zone)
+        currency_of[order_id] = (day, currency)
         for dim, key in (
             ("all", ""),
             ("channel", str(channel)),
@@ -155,7 +222,7 @@ def _orders(session: Session, rows: _Rows, market_id: int, start: datetime, end:
         ):
             if dim == "campaign" and not campaign_id:
                 continue
-            rows.add(dim, key, currency, orders=1, revenue=total)
+            rows.add(day, dim, key, currency, orders=1, revenue=total)
     seen: set[tuple[int, str, str]] = set()
     for order_id, sku, category, price, quantity in session.execute(
         select(
@@ -167,21 +234,21 @@ def _orders(session: Session, rows: _Rows, market_id: int, start: datetime, end:
         found = currency_of.get(order_id)
         if found is None:
             continue
-        currency = found
+        day, currency = found
         for dim, key in (("sku", sku), ("category", category)):
             first = (order_id, dim, key) not in seen
             seen.add((order_id, dim, key))
-            rows.add(dim, key, currency, orders=1 if first else 0, revenue=price * quantity)
+            rows.add(day, dim, key, currency, orders=1 if first else 0, revenue=price * quantity)
     had_exception = exists().where(
         TrackingEvent.shipment_id == Shipment.id, TrackingEvent.status.in_(EXCEPTION_STATUSES)
     )
-    for carrier, status, flagged in session.execute(
-        select(Shipment.carrier, Shipment.status, had_exception)
+    for carrier, status, flagged, placed_at in session.execute(
+        select(Shipment.carrier, Shipment.status, had_exception, Order.placed_at)
         .join(Order, Shipment.order_id == Order.id)
         .where(*where)
     ):
         exception = 1 if flagged or status in EXCEPTION_STATUSES else 0
-        rows.add("carrier", carrier or "?", "", shipments=1, exceptions=exception)
+        rows.add(day_of(placed_at, zone), "carrier", carrier or "?", "", shipments=1, exceptions=exception)
 
 
 def _first_deciding(actions: Any) -> bool:
@@ -189,27 +256,19 @@ def _first_deciding(actions: Any) -> bool:
     return bool(names & DECIDING_ACTIONS)
 
 
-def _cases(
-    session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime
-) -> dict[tuple[str, int], int]:
-    where = (Case.market_id == market_id, Case.opened_at >= start, Case.opened_at < end)
-    ids = select(Case.id).where(*where).scalar_subquery()
-    cases = session.execute(
-        select(
-            Case.id,
-            Case.currency,
-            Case.type,
-            Case.reason,
-            Case.opened_at,
-            Case.first_response_at,
-            Order.channel,
-            Order.campaign_id,
-        )
-        .join(Order, Case.order_id == Order.id)
-        .where(*where)
-    ).all()
-    if not cases:
-        return {}
+class _CaseFacts(NamedTuple):
+    """What the rollups need to know about each case beyond its own row, by case id."""
+
+    items: dict[int, list[tuple[str, str]]]
+    received: set[int]
+    refunds: dict[int, list[tuple[RefundKind, Decimal, str, datetime]]]
+    rule_of: dict[int, str]
+    deadlines: dict[int, list[int]]
+    person_reply: dict[int, datetime]
+    disputes: dict[int, list[int]]
+
+
+def _case_facts(session: Session, ids: Any) -> _CaseFacts:
     items: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for case_id, sku, category in session.execute(
         select(CaseItem.case_id, OrderItem.sku, OrderItem.category)
@@ -239,14 +298,32 @@ def _cases(
     ):
         if case_id not in rule_of and _first_deciding(actions):
             rule_of[case_id] = rule_name or (f"#{rule_line}" if rule_line else "")
-    deadlines: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for case_id, state in session.execute(
-        select(Deadline.case_id, Deadline.state).where(
-            Deadline.case_id.in_(ids), Deadline.kind == DeadlineKind.PLATFORM
+    # Platform deadlines set and missed; agent targets decided (met or not) and missed.
+    deadlines: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for case_id, deadline_kind, state in session.execute(
+        select(Deadline.case_id, Deadline.kind, Deadline.state).where(
+            Deadline.case_id.in_(ids), Deadline.kind.in_((DeadlineKind.PLATFORM, DeadlineKind.AGENT_SLA))
         )
     ):
-        deadlines[case_id][0] += 1
-        deadlines[case_id][1] += 1 if state == DeadlineState.FIRED else 0
+        if deadline_kind == DeadlineKind.PLATFORM:
+            deadlines[case_id][0] += 1
+            deadlines[case_id][1] += 1 if state == DeadlineState.FIRED else 0
+        elif state in TARGET_DECIDED:
+            deadlines[case_id][2] += 1
+            deadlines[case_id][3] += 1 if state in TARGET_MISSED else 0
+    # A message with an author was written by a person; the policy's and the scheduler's have none.
+    person_reply: dict[int, datetime] = {
+        case_id: written
+        for case_id, written in session.execute(
+            select(Message.case_id, func.min(Message.created_at))
+            .where(
+                Message.case_id.in_(ids),
+                Message.direction == MessageDirection.OUTBOUND,
+                Message.author_id.is_not(None),
+            )
+            .group_by(Message.case_id)
+        )
+    }
     disputes: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for case_id, status in session.execute(
         select(Dispute.case_id, Dispute.status).where(Dispute.case_id.in_(ids))
@@ -254,10 +331,45 @@ def _cases(
         disputes[case_id][0] += 1
         disputes[case_id][1] += 1 if status == DisputeStatus.WON else 0
         disputes[case_id][2] += 1 if status == DisputeStatus.LOST else 0
+    return _CaseFacts(items, received, refunds, rule_of, deadlines, person_reply, disputes)
 
-    histogram: dict[tuple[str, int], int] = defaultdict(int)
-    for case_id, currency, type_, reason, opened_at, first_response_at, channel, campaign_id in cases:
+
+def _cases(
+    session: Session, rows: _Rows, market_id: int, start: datetime, end: datetime, zone: ZoneInfo
+) -> dict[tuple[date, str, str, int], int]:
+    where = (Case.market_id == market_id, Case.opened_at >= start, Case.opened_at < end)
+    ids = select(Case.id).where(*where).scalar_subquery()
+    cases = session.execute(
+        select(
+            Case.id,
+            Case.currency,
+            Case.type,
+            Case.reason,
+            Case.opened_at,
+            Case.first_response_at,
+            Case.resolved_at,
+            Case.assignee_id,
+            Order.channel,
+            Order.campaign_id,
+        )
+        .join(Order, Case.order_id == Order.id)
+        .where(*where)
+    ).all()
+    if not cases:
+        return {}
+    facts = _case_facts(session, ids)
+    items, received, refunds, rule_of = facts.items, facts.received, facts.refunds, facts.rule_of
+    deadlines, person_reply, disputes = facts.deadlines, facts.person_reply, facts.disputes
+
+    histogram: dict[tuple[date, str, str, int], int] = defaultdict(int)
+    for (
+        case_id, currency, type_, reason, opened_at, first_response_at, resolved_at, assignee_id, channel,
+        campaign_id,
+    ) in cases:
+        day = day_of(opened_at, zone)
+        agent = str(assignee_id) if assignee_id is not None else UNASSIGNED
         keys = [("all", ""), ("channel", str(channel)), ("reason", str(reason)), ("type", str(type_))]
+        keys.append(("agent", agent))
         if campaign_id:
             keys.append(("campaign", str(campaign_id)))
         skus = sorted({sku for sku, _ in items[case_id]})
@@ -265,14 +377,20 @@ def _cases(
         keys += [("sku", sku) for sku in skus] + [("category", c) for c in categories]
         keys += [("catreason", f"{c}\t{reason}") for c in categories]
         automated = case_id in rule_of
+        set_, missed, targets, targets_missed = deadlines[case_id] if case_id in deadlines else (0, 0, 0, 0)
+        opened, won, lost = disputes[case_id] if case_id in disputes else (0, 0, 0)
         counts = {
             "cases": 1,
             "auto_cases": 1 if automated else 0,
-            "deadlines": deadlines[case_id][0] if case_id in deadlines else 0,
-            "deadlines_missed": deadlines[case_id][1] if case_id in deadlines else 0,
-            "disputes_opened": disputes[case_id][0] if case_id in disputes else 0,
-            "disputes_won": disputes[case_id][1] if case_id in disputes else 0,
-            "disputes_lost": disputes[case_id][2] if case_id in disputes else 0,
+            "deadlines": set_,
+            "deadlines_missed": missed,
+            "cases_missed": 1 if missed else 0,
+            "disputes_opened": opened,
+            "disputes_won": won,
+            "disputes_lost": lost,
+            "cases_disputed": 1 if opened else 0,
+            "targets": targets,
+            "targets_missed": targets_missed,
         }
         money: list[tuple[str, str, Decimal]] = []
         first_refund: datetime | None = None
@@ -287,54 +405,115 @@ def _cases(
             else:
                 money.append((refund_currency, "refund_returnless", amount))
             first_refund = created_at if first_refund is None else min(first_refund, created_at)
+        counts["cases_refunded"] = 1 if money else 0
         for dim, key in keys:
-            rows.add(dim, key, currency, **counts)
+            rows.add(day, dim, key, currency, **counts)
             for refund_currency, column, amount in money:
-                rows.add(dim, key, refund_currency, **{column: amount})
+                rows.add(day, dim, key, refund_currency, **{column: amount})
         if automated:
-            rows.add("rule", rule_of[case_id], currency, cases=1)
-        if first_response_at is not None:
-            histogram[("first_response", bucket(minutes_between(opened_at, first_response_at)))] += 1
-        if first_refund is not None:
-            histogram[("refund", bucket(minutes_between(opened_at, first_refund)))] += 1
+            rows.add(day, "rule", rule_of[case_id], currency, cases=1)
+        durations = {
+            "first_response": first_response_at,
+            "person_response": person_reply.get(case_id),
+            "refund": first_refund,
+            "resolution": resolved_at,
+        }
+        for metric, until in durations.items():
+            if until is None:
+                continue
+            upper = bucket(minutes_between(opened_at, until))
+            histogram[(day, metric, "", upper)] += 1
+            if metric in AGENT_METRICS:
+                histogram[(day, metric, agent, upper)] += 1
     return histogram
 
 
-def _lock(session: Session, day: date, market_id: int) -> None:
-    """On PostgreSQL, one rebuild of a (day, market) at a time; SQLite serialises writers anyway."""
+def _lock(session: Session, month: date, market_id: int) -> None:
+    """On PostgreSQL, one rebuild of a market's month at a time; SQLite serialises writers anyway.
+
+    A month's row is summed from its days: two days of one month rebuilt at once would each sum the
+    other's old figures, so their transactions take turns.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"),
-            {"key": 6_000_000_000 + day.toordinal() * 100_000 + market_id},
+            {"key": 6_000_000_000 + month.toordinal() * 100_000 + market_id},
         )
+
+
+def rebuild_days(session: Session, days: Iterable[date], market_id: int) -> None:
+    """Replace the rollups of some days of one market with figures computed from the source tables.
+
+    The source tables are read once for the span of the days (a month at most when called from
+    `refresh_dirty`). The caller holds the month's lock and rebuilds the month afterwards.
+    """
+    wanted = set(days)
+    if not wanted:
+        return
+    zone = zone_of(session, market_id)
+    start, end = day_window(min(wanted), zone)[0], day_window(max(wanted), zone)[1]
+    rows = _Rows()
+    _orders(session, rows, market_id, start, end, zone)
+    histogram = _cases(session, rows, market_id, start, end, zone)
+    for table in (AnalyticsDaily, AnalyticsDuration):
+        session.execute(delete(table).where(table.day.in_(sorted(wanted)), table.market_id == market_id))
+    records = rows.records(wanted, market_id)
+    for first in range(0, len(records), 5000):
+        session.execute(insert(cast(Table, AnalyticsDaily.__table__)), records[first : first + 5000])
+    buckets = [
+        {"day": day, "market_id": market_id, "metric": metric, "key": key, "bucket": b, "cases": n}
+        for (day, metric, key, b), n in histogram.items()
+        if day in wanted
+    ]
+    for first in range(0, len(buckets), 5000):
+        session.execute(insert(cast(Table, AnalyticsDuration.__table__)), buckets[first : first + 5000])
+
+
+def rebuild_month(session: Session, month: date, market_id: int) -> None:
+    """Replace a market's month rows with the sums of its daily rows."""
+    end = next_month(month)
+    session.execute(
+        delete(AnalyticsMonthly).where(
+            AnalyticsMonthly.month == month, AnalyticsMonthly.market_id == market_id
+        )
+    )
+    session.execute(
+        delete(AnalyticsDurationMonthly).where(
+            AnalyticsDurationMonthly.month == month, AnalyticsDurationMonthly.market_id == market_id
+        )
+    )
+    d = AnalyticsDaily
+    measures = (*COUNT_COLUMNS, *MONEY_COLUMNS)
+    session.execute(
+        insert(AnalyticsMonthly).from_select(
+            ["month", "market_id", "dim", "key", "currency", *measures],
+            select(
+                literal(month, AnalyticsMonthly.month.type), d.market_id, d.dim, d.key, d.currency,
+                *[func.sum(getattr(d, name)) for name in measures],
+            )
+            .where(d.market_id == market_id, d.day >= month, d.day < end)
+            .group_by(d.market_id, d.dim, d.key, d.currency),
+        )
+    )
+    h = AnalyticsDuration
+    session.execute(
+        insert(AnalyticsDurationMonthly).from_select(
+            ["month", "market_id", "metric", "key", "bucket", "cases"],
+            select(
+                literal(month, AnalyticsDurationMonthly.month.type), h.market_id, h.metric, h.key, h.bucket,
+                func.sum(h.cases),
+            )
+            .where(h.market_id == market_id, h.day >= month, h.day < end)
+            .group_by(h.market_id, h.metric, h.key, h.bucket),
+        )
+    )
 
 
 def rebuild(session: Session, day: date, market_id: int) -> None:
-    """Replace the rollups of one day and market with figures computed from the source tables."""
-    _lock(session, day, market_id)
-    start, end = day_window(day)
-    rows = _Rows()
-    _orders(session, rows, market_id, start, end)
-    histogram = _cases(session, rows, market_id, start, end)
-    session.execute(
-        delete(AnalyticsDaily).where(AnalyticsDaily.day == day, AnalyticsDaily.market_id == market_id)
-    )
-    session.execute(
-        delete(AnalyticsDuration).where(
-            AnalyticsDuration.day == day, AnalyticsDuration.market_id == market_id
-        )
-    )
-    records = rows.records(day, market_id)
-    if records:
-        session.execute(insert(cast(Table, AnalyticsDaily.__table__)), records)
-    if histogram:
-        session.execute(
-            insert(cast(Table, AnalyticsDuration.__table__)),
-            [
-                {"day": day, "market_id": market_id, "metric": metric, "bucket": b, "cases": n}
-                for (metric, b), n in histogram.items()
-            ],
-        )
+    """Rebuild one day and market, and its month."""
+    _lock(session, month_of(day), market_id)
+    rebuild_days(session, [day], market_id)
+    rebuild_month(session, month_of(day), market_id)
 
 
 def _insert_dirty(session: Session, pairs: Iterable[tuple[date, int]]) -> None:
@@ -361,7 +540,10 @@ def _mark_rows(session: Session, when: Any, market: Any, key: Any, ids: Iterable
     pairs = []
     for start in range(0, len(ids), 500):
         chunk = select(when, market).where(key.in_(ids[start : start + 500]))
-        pairs += [(day_of(moment), market_id) for moment, market_id in session.execute(chunk)]
+        pairs += [
+            (day_of(moment, zone_of(session, market_id)), market_id)
+            for moment, market_id in session.execute(chunk)
+        ]
     _insert_dirty(session, pairs)
 
 
@@ -373,21 +555,26 @@ def mark_orders(session: Session, order_ids: Iterable[int]) -> None:
     _mark_rows(session, Order.placed_at, Order.market_id, Order.id, order_ids)
 
 
-def mark_everything(session: Session) -> None:
+def mark_everything(session: Session, market_id: int | None = None) -> None:
     """Mark every day that has a case or an order (after a bulk load, or to rebuild from scratch)."""
     if session.get_bind().dialect.name == "postgresql":
         day = "CAST(({col} AT TIME ZONE 'UTC') AS DATE)"
     else:
         day = "DATE({col})"
-    found = session.execute(
-        union(
-            select(text(day.format(col="opened_at")), Case.market_id).select_from(Case.__table__).distinct(),
-            select(text(day.format(col="placed_at")), Order.market_id)
-            .select_from(Order.__table__)
-            .distinct(),
-        )
-    ).all()
-    pairs = [(d if isinstance(d, date) else date.fromisoformat(d), m) for d, m in found]
+    cases = select(text(day.format(col="opened_at")), Case.market_id).select_from(Case.__table__)
+    orders = select(text(day.format(col="placed_at")), Order.market_id).select_from(Order.__table__)
+    if market_id is not None:
+        cases, orders = cases.where(Case.market_id == market_id), orders.where(Order.market_id == market_id)
+    found = session.execute(union(cases.distinct(), orders.distinct())).all()
+    # A market-local day is the UTC day or the one before or after it; the first and last instant of
+    # the UTC day say which (time zones are less than a day away from UTC).
+    pairs = set()
+    for found_day, found_market in found:
+        utc_day = found_day if isinstance(found_day, date) else date.fromisoformat(found_day)
+        first, last = day_window(utc_day, ZoneInfo("UTC"))
+        zone = zone_of(session, found_market)
+        pairs.add((day_of(first, zone), found_market))
+        pairs.add((day_of(last - timedelta(microseconds=1), zone), found_market))
     _insert_dirty(session, pairs)
 
 
@@ -417,29 +604,49 @@ def refresh_dirty(
     """Rebuild the dirty days (within a range, when given), each in its own committed transaction.
 
     A day is claimed by deleting its dirty mark; a change committed meanwhile marks it again, so it is
-    rebuilt once more rather than missed.
+    rebuilt once more rather than missed. The dirty days of one market's month are rebuilt together,
+    with the month, in one transaction.
     """
     apply_marks(session)
     session.commit()
     done = 0
     stop_at = None if seconds is None else time_module.monotonic() + seconds
+    months: dict[tuple[date, int], list[date]] = defaultdict(list)
     for day, market in dirty_pairs(session, start, end, market_id)[:limit]:
+        months[(month_of(day), market)].append(day)
+    for (month, market), days in months.items():
         if stop_at is not None and time_module.monotonic() > stop_at:
             break
-        claimed = rowcount(session.execute(
-            delete(AnalyticsDirty).where(AnalyticsDirty.day == day, AnalyticsDirty.market_id == market)
-        ))
-        if claimed == 1:
-            rebuild(session, day, market)
-            done += 1
+        _lock(session, month, market)
+        claimed = [
+            day
+            for day in days
+            if rowcount(session.execute(
+                delete(AnalyticsDirty).where(AnalyticsDirty.day == day, AnalyticsDirty.market_id == market)
+            )) == 1
+        ]
+        if claimed:
+            rebuild_days(session, claimed, market)
+            rebuild_month(session, month, market)
         session.commit()
+        done += len(claimed)
     return done
+
+
+def rezone(session: Session, market_id: int) -> None:
+    """A market moved to another time zone: its days are other days now; drop and rebuild them all."""
+    session.info.pop(_ZONES, None)
+    for daily in (AnalyticsDaily, AnalyticsDuration):
+        session.execute(delete(daily).where(daily.market_id == market_id))
+    for monthly in (AnalyticsMonthly, AnalyticsDurationMonthly):
+        session.execute(delete(monthly).where(monthly.market_id == market_id))
+    mark_everything(session, market_id)
 
 
 def rebuild_everything(session: Session) -> int:
     """Build every rollup from scratch (the demo seed and `flask analytics rebuild` use this)."""
-    session.execute(delete(AnalyticsDaily))
-    session.execute(delete(AnalyticsDuration))
+    for table in (AnalyticsDaily, AnalyticsDuration, AnalyticsMonthly, AnalyticsDurationMonthly):
+        session.execute(delete(table))
     mark_everything(session)
     session.commit()
     return refresh_dirty(session)
@@ -448,7 +655,9 @@ def rebuild_everything(session: Session) -> int:
 # --- marking from the ORM -------------------------------------------------------------------------
 
 _KEY = "analytics_marks"
-_BY_CASE = (CaseItem, Refund, ReturnShipment, Decision, Deadline, Dispute, CaseEvent, Exchange, Inspection)
+_BY_CASE = (
+    CaseItem, Refund, ReturnShipment, Decision, Deadline, Dispute, CaseEvent, Exchange, Inspection, Message
+)
 _BY_ORDER = (OrderItem, Shipment)
 
 
@@ -469,18 +678,21 @@ def _note(session: Session, _context: Any, _instances: Any = None) -> None:
     changed = list(session.new) + list(session.dirty) + list(session.deleted)
     if not changed:
         return
-    marks = session.info.setdefault(_KEY, {"pairs": set(), "objects": []})
+    marks = session.info.setdefault(_KEY, {"moments": set(), "objects": [], "markets": set()})
     for obj in changed:
-        if isinstance(obj, Case):
+        if isinstance(obj, Market):
+            if obj.id is not None and inspect(obj).attrs.timezone.history.deleted:
+                marks["markets"].add(obj.id)
+        elif isinstance(obj, Case):
             for opened, market in _old_and_new(obj, "opened_at", "market_id"):
                 if opened is not None and market is not None:
-                    marks["pairs"].add((day_of(opened), market))
+                    marks["moments"].add((opened, market))
             if obj.market_id is None or obj.opened_at is None:
                 marks["objects"].append(obj)  # defaults are filled in by the flush
         elif isinstance(obj, Order):
             for placed, market in _old_and_new(obj, "placed_at", "market_id"):
                 if placed is not None and market is not None:
-                    marks["pairs"].add((day_of(placed), market))
+                    marks["moments"].add((placed, market))
             if obj.market_id is None or obj.placed_at is None:
                 marks["objects"].append(obj)
         elif isinstance(obj, (*_BY_CASE, *_BY_ORDER, TrackingEvent)):
@@ -492,17 +704,17 @@ def apply_marks(session: Session) -> None:
     marks = session.info.pop(_KEY, None)
     if not marks:
         return
-    pairs: set[tuple[date, int]] = set(marks["pairs"])
+    moments: set[tuple[datetime, int]] = set(marks["moments"])
     case_ids: set[int] = set()
     order_ids: set[int] = set()
     shipment_ids: set[int] = set()
     for obj in marks["objects"]:
         if isinstance(obj, Case):
             if obj.opened_at is not None and obj.market_id is not None:
-                pairs.add((day_of(obj.opened_at), obj.market_id))
+                moments.add((obj.opened_at, obj.market_id))
         elif isinstance(obj, Order):
             if obj.placed_at is not None and obj.market_id is not None:
-                pairs.add((day_of(obj.placed_at), obj.market_id))
+                moments.add((obj.placed_at, obj.market_id))
         elif isinstance(obj, _BY_CASE):
             case_id = obj.case_id if obj.case_id is not None else getattr(obj.case, "id", None)
             if case_id is not None:
@@ -518,7 +730,9 @@ def apply_marks(session: Session) -> None:
             chunk = ids[start : start + 500]
             order_ids.update(session.scalars(select(Shipment.order_id).where(Shipment.id.in_(chunk))))
     with session.no_autoflush:
-        _insert_dirty(session, pairs)
+        for market_id in sorted(marks["markets"]):
+            rezone(session, market_id)
+        _insert_dirty(session, [(day_of(when, zone_of(session, m)), m) for when, m in moments])
         mark_cases(session, case_ids)
         mark_orders(session, order_ids)
 

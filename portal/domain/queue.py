@@ -7,11 +7,49 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session
 
-from portal.domain.enums import OPEN_STATUSES, CaseReason, CaseStatus, CaseType, Channel
-from portal.domain.models import Buyer, Case, CaseItem, Market, Order, OrderItem, ReturnShipment, Shipment
+from portal.domain.enums import (
+    OPEN_STATUSES,
+    CaseReason,
+    CaseStatus,
+    CaseType,
+    Channel,
+    DeadlineKind,
+    DeadlineState,
+    MessageDirection,
+    RefundKind,
+    RefundStatus,
+)
+from portal.domain.models import (
+    Buyer,
+    Case,
+    CaseItem,
+    Deadline,
+    Decision,
+    Dispute,
+    Market,
+    Message,
+    Order,
+    OrderItem,
+    Refund,
+    ReturnShipment,
+    Shipment,
+)
 
 # "Due soon" is the next six hours: enough to act on before a platform deadline passes.
 DUE_SOON = timedelta(hours=6)
@@ -37,6 +75,9 @@ class CaseFilter:
     value_max: Decimal | None = None
     opened_from: datetime | None = None
     opened_to: datetime | None = None
+    # Opened on these days of each case's own market: (market id, first instant, end) per market.
+    opened_local: tuple[tuple[int, datetime, datetime], ...] | None = None
+    has: str = ""  # one of HAS: cases behind an analytics figure
     sort: str = "deadline"
     me: int | None = field(default=None, compare=False)
     now: datetime | None = field(default=None, compare=False)
@@ -56,6 +97,55 @@ def _view(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
     if f.view == "undelivered":
         return [Case.delivery_problem.is_not(None)]
     return []
+
+
+def _deciding_decision() -> ColumnElement[bool]:
+    """A decision of the policy with an action that decides the case (as analytics counts them)."""
+    from portal.domain.analytics_build import DECIDING_ACTIONS
+
+    # Actions are stored as JSON text written by json.dumps: match each deciding action's name.
+    text = cast(Decision.actions, String)
+    return exists(
+        select(Decision.id).where(
+            Decision.case_id == Case.id,
+            Decision.automated.is_(True),
+            or_(*[text.contains(f'"name": "{name}"', autoescape=True) for name in sorted(DECIDING_ACTIONS)]),
+        )
+    )
+
+
+def _has(name: str) -> ColumnElement[bool] | None:
+    """The cases behind each figure of the analytics dashboard that is not a plain count of cases."""
+    live_refund = [Refund.case_id == Case.id, Refund.status != RefundStatus.FAILED]
+    conditions: dict[str, Any] = {
+        "refund": lambda: exists(select(Refund.id).where(*live_refund)),
+        "money_refund": lambda: exists(
+            select(Refund.id).where(*live_refund, Refund.kind != RefundKind.COUPON)
+        ),
+        "auto": _deciding_decision,
+        "person_reply": lambda: exists(
+            select(Message.id).where(
+                Message.case_id == Case.id,
+                Message.direction == MessageDirection.OUTBOUND,
+                Message.author_id.is_not(None),
+            )
+        ),
+        "reply": lambda: Case.first_response_at.is_not(None),
+        "missed_deadline": lambda: exists(
+            select(Deadline.id).where(
+                Deadline.case_id == Case.id,
+                Deadline.kind == DeadlineKind.PLATFORM,
+                Deadline.state == DeadlineState.FIRED,
+            )
+        ),
+        "dispute": lambda: exists(select(Dispute.id).where(Dispute.case_id == Case.id)),
+        "resolved": lambda: Case.resolved_at.is_not(None),
+    }
+    found = conditions.get(name)
+    return found() if found else None
+
+
+HAS = ("refund", "money_refund", "auto", "person_reply", "reply", "missed_deadline", "dispute", "resolved")
 
 
 def case_query(f: CaseFilter) -> Select[Case]:
@@ -106,6 +196,19 @@ def case_query(f: CaseFilter) -> Select[Case]:
         query = query.where(Case.opened_at >= f.opened_from)
     if f.opened_to is not None:
         query = query.where(Case.opened_at < f.opened_to)
+    if f.opened_local is not None:
+        query = query.where(
+            or_(
+                false(),
+                *[
+                    and_(Case.market_id == market_id, Case.opened_at >= start, Case.opened_at < end)
+                    for market_id, start, end in f.opened_local
+                ],
+            )
+        )
+    has = _has(f.has)
+    if has is not None:
+        query = query.where(has)
     term = f.q.strip()
     if term:
         query = query.where(_search(term))

@@ -73,3 +73,34 @@ def test_dashboard_in_chinese(page: Page, live_server: LiveServer, demo: None) -
     expect(page.locator("html")).to_have_attribute("lang", "zh")
     expect(page.locator("#chart-reasons")).to_be_visible()
     screenshot(page, "analytics-zh", full_page=True)
+
+
+def test_manager_follows_a_summary_figure_and_an_agent_to_their_cases(
+    page: Page, live_server: LiveServer, demo: None
+) -> None:
+    sign_in(page, live_server.url, "admin@demo.test", DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/analytics?days=90")
+    expect(page.get_by_role("heading", name="Analytics", exact=True)).to_be_visible()
+
+    # The refunded cases behind the refund cost: the queue lists exactly as many.
+    card = page.locator(".kpi", has=page.get_by_role("heading", name="Refund cost"))
+    link = card.locator("a[data-cases]")
+    count = int(link.get_attribute("data-cases") or "-1")
+    assert count > 0
+    link.click()
+    expect(page).to_have_url(re.compile(r"/cases\?.*tz=market.*has=refund"))
+    expect(page.locator("#case-rows .count")).to_have_text(f"{count} case" + ("" if count == 1 else "s"))
+    expect(page.get_by_text("Only the cases behind the analytics figure you followed.")).to_be_visible()
+    screenshot(page, "analytics-figure-cases")
+
+    # Back on the dashboard, an agent's handled cases open the queue filtered to that agent.
+    page.go_back()
+    row = page.locator("#table-agents tbody tr").first
+    agent = row.locator("th").inner_text()
+    handled = row.locator("td a").first
+    count = int(handled.inner_text().replace(",", ""))
+    expect(page.locator("#table-agents")).to_contain_text("Targets met")
+    handled.click()
+    expect(page).to_have_url(re.compile(r"/cases\?.*assignee=\d+"))
+    expect(page.locator("#case-rows .count")).to_have_text(f"{count} case" + ("" if count == 1 else "s"))
+    assert agent

@@ -1,6 +1,12 @@
 """Every table of the portal; import models from here."""
 
-from portal.domain.models.analytics import AnalyticsDaily, AnalyticsDirty, AnalyticsDuration
+from portal.domain.models.analytics import (
+    AnalyticsDaily,
+    AnalyticsDirty,
+    AnalyticsDuration,
+    AnalyticsDurationMonthly,
+    AnalyticsMonthly,
+)
 from portal.domain.models.api import ApiIdempotencyKey, ApiToken
 from portal.domain.models.audit import (
     AuditCheckpoint,
@@ -48,6 +54,8 @@ __all__ = [
     "AnalyticsDaily",
     "AnalyticsDirty",
     "AnalyticsDuration",
+    "AnalyticsDurationMonthly",
+    "AnalyticsMonthly",
     "ApiIdempotencyKey",
     "ApiToken",
     "Attachment",

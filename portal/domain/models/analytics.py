@@ -1,7 +1,8 @@
-"""Pre-aggregated after-sales figures: daily rollups per market, response-time histograms, dirty days.
+"""Pre-aggregated after-sales figures: daily and monthly rollups per market, histograms, dirty days.
 
 Everything here is derived from the case and order tables and can be rebuilt from them at any time
-(portal.domain.analytics_build); nothing else writes these tables.
+(portal.domain.analytics_build); nothing else writes these tables. A day is a calendar day in the
+market's own time zone, and a month is made of those days.
 """
 
 from __future__ import annotations
@@ -19,18 +20,9 @@ from portal.domain.types import utcnow
 TOTAL = Numeric(18, 2, asdecimal=True)
 
 
-class AnalyticsDaily(Base):
-    """Additive figures of one UTC day and market, split by one dimension (sku, channel, reason, ...).
+class _Sums:
+    """The additive columns a daily and a monthly rollup row share."""
 
-    `dim` "all" has the single key "" and holds the market's totals for the day. Money columns are in
-    `currency`, which is part of the key so that amounts are never added across currencies here.
-    Orders count by the day they were placed, case figures by the day the case was opened.
-    """
-
-    __tablename__ = "analytics_daily"
-    __table_args__ = (Index("ix_analytics_daily_dim_day", "dim", "day", "market_id"),)
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     market_id: Mapped[int] = mapped_column(primary_key=True)
     dim: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
@@ -50,13 +42,45 @@ class AnalyticsDaily(Base):
     disputes_lost: Mapped[int] = mapped_column(default=0)
     shipments: Mapped[int] = mapped_column(default=0)
     exceptions: Mapped[int] = mapped_column(default=0)
+    # Cases with a refund or coupon (not failed), with a missed platform deadline, with a dispute;
+    # agent targets met or missed, and missed.
+    cases_refunded: Mapped[int] = mapped_column(default=0)
+    cases_missed: Mapped[int] = mapped_column(default=0)
+    cases_disputed: Mapped[int] = mapped_column(default=0)
+    targets: Mapped[int] = mapped_column(default=0)
+    targets_missed: Mapped[int] = mapped_column(default=0)
+
+
+class AnalyticsDaily(_Sums, Base):
+    """Additive figures of one market-local day and market, split by one dimension (sku, channel, ...).
+
+    `dim` "all" has the single key "" and holds the market's totals for the day. Money columns are in
+    `currency`, which is part of the key so that amounts are never added across currencies here.
+    Orders count by the day they were placed, case figures by the day the case was opened.
+    """
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (Index("ix_analytics_daily_dim_day", "dim", "day", "market_id"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class AnalyticsMonthly(_Sums, Base):
+    """The daily rows of one calendar month (`month` is its first day) added up, so a long period
+    reads a dozen rows per slice instead of hundreds. Rebuilt with each day of the month."""
+
+    __tablename__ = "analytics_monthly"
+    __table_args__ = (Index("ix_analytics_monthly_dim_month", "dim", "month", "market_id"),)
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class AnalyticsDuration(Base):
     """How many cases of a day and market took up to `bucket` minutes to a first response or a refund.
 
     Medians and percentiles cannot be added up; histograms can. Buckets are one minute wide up to an
-    hour, then widen (see analytics_build.bucket), so a percentile is exact to its bucket.
+    hour, then widen (see analytics_build.bucket), so a percentile is exact to its bucket. `key` is ""
+    for the whole market, or an agent's user id for the cases assigned to that agent.
     """
 
     __tablename__ = "analytics_durations"
@@ -64,6 +88,20 @@ class AnalyticsDuration(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     market_id: Mapped[int] = mapped_column(primary_key=True)
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+
+class AnalyticsDurationMonthly(Base):
+    """The daily histograms of one calendar month added up (`month` is its first day)."""
+
+    __tablename__ = "analytics_durations_monthly"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    market_id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
     bucket: Mapped[int] = mapped_column(primary_key=True)
     cases: Mapped[int] = mapped_column(default=0)
 
