@@ -10,6 +10,7 @@ from flask_babel import Babel, get_locale, get_translations
 from flask_login import current_user
 
 from portal import formatting
+from portal.actor_labels import actor_label
 from portal.domain.types import utcnow
 from portal.formatting import duration, format_dt, format_money, time_tag
 from portal.labels import action_label, event_label, label, origin_label, purpose_label
@@ -79,6 +80,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["time"] = time_tag
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["actor"] = actor_label
     app.jinja_env.filters["purpose"] = purpose_label
     app.jinja_env.filters["action"] = action_label
     app.jinja_env.filters["event"] = event_label

@@ -77,7 +77,7 @@ _TEXT = {
         "rule": "事件 {event}：第 {line} 行的规则{name}作出决定：{actions}。",
         "else": "事件 {event}：没有规则成立，因此由第 {line} 行的 `else` 决定：{actions}。",
         "no_match": "事件 {event}：没有规则成立，也没有 `else`，因此转人工：{actions}。",
-        "no_section": "事件 {event}：策略中没有这个事件的段落，因此转人工：{actions}。",
+        "no_section": "事件 {event}：政策中没有这个事件的段落，因此转人工：{actions}。",
         "why": "原因：",
         "earlier": "之前未成立的规则：",
         "line": "第 {line} 行{name}：{text} 为{result}",

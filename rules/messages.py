@@ -12,7 +12,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # limits
     "limit.size": (
         "the policy is too large ({size} KiB); the limit is {limit} KiB",
-        "策略太大（{size} KiB），上限为 {limit} KiB",
+        "政策太大（{size} KiB），上限为 {limit} KiB",
     ),
     "limit.depth": (
         "this line is nested too deeply: more than {limit} levels of brackets or `not`",
@@ -30,11 +30,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "limit.rules": (
         "the policy has {count} rules; the limit is {limit}",
-        "策略有 {count} 条规则，上限为 {limit} 条",
+        "政策有 {count} 条规则，上限为 {limit} 条",
     ),
     "limit.examples": (
         "the policy has {count} examples; the limit is {limit}",
-        "策略有 {count} 个示例，上限为 {limit} 个",
+        "政策有 {count} 个示例，上限为 {limit} 个",
     ),
     "limit.string": (
         "this text is {length} characters long; the limit is {limit}",
@@ -43,10 +43,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "limit.time": (
         "checking this policy took longer than {limit} seconds and was stopped; split it into smaller "
         "policies or remove rules",
-        "检查这个策略超过 {limit} 秒，已停止；请把它拆成较小的策略或删除一些规则",
+        "检查这个政策超过 {limit} 秒，已停止；请把它拆成较小的政策或删除一些规则",
     ),
     "limit.cancelled": ("the check was stopped before it finished", "检查在完成前被停止"),
-    "limit.encoding": ("the policy must be UTF-8 text", "策略必须是 UTF-8 文本"),
+    "limit.encoding": ("the policy must be UTF-8 text", "政策必须是 UTF-8 文本"),
     "limit.number": ("this number has more than {limit} digits", "这个数字超过 {limit} 位"),
     # syntax
     "syntax.bad_escape": (
@@ -93,7 +93,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "syntax.missing_after": ("something is missing after `{word}`", "`{word}` 后面缺少内容"),
     "syntax.reserved": (
         "`{word}` is a word of the language and can't be used as a name here",
-        "`{word}` 是策略语言的关键字，不能在这里用作名称",
+        "`{word}` 是政策语言的关键字，不能在这里用作名称",
     ),
     "syntax.rule_name_colon": (
         'put a colon after the rule name: `rule "NAME":`',
@@ -126,7 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "syntax.header_not_first": (
         '`policy "NAME"` must be the first line of the policy (comments may come before it)',
-        '`policy "名称"` 必须是策略的第一行（前面可以有注释）',
+        '`policy "名称"` 必须是政策的第一行（前面可以有注释）',
     ),
     "syntax.lone_rule_name": (
         "a rule name must be followed by its rule, starting with `if`",
@@ -231,7 +231,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "example.failed": (
         'example "{name}" expected {expected} but the policy decided {got}',
-        '示例 "{name}" 期望 {expected}，但策略的决定是 {got}',
+        '示例 "{name}" 期望 {expected}，但政策的决定是 {got}',
     ),
     "example.duplicate": (
         'another example is already called "{name}" (line {first})',

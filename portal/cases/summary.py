@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from portal.actor_labels import actor_label
 from portal.domain.models import CaseEvent
 from portal.i18n import format_money
 from portal.labels import action_label, label, purpose_label
@@ -21,10 +22,10 @@ def _refund(event: CaseEvent) -> str:
     amount = format_money(Decimal(str(d.get("amount"))), str(d.get("currency")))
     if d.get("kind") == "coupon":
         if event.actor_id is None:
-            return _("Coupon of %(amount)s by %(who)s", amount=amount, who=event.actor_label)
+            return _("Coupon of %(amount)s by %(who)s", amount=amount, who=actor_label(event.actor_label))
         return _("Coupon of %(amount)s issued", amount=amount)
     if event.actor_id is None:
-        return _("Refunded %(amount)s by %(who)s", amount=amount, who=event.actor_label)
+        return _("Refunded %(amount)s by %(who)s", amount=amount, who=actor_label(event.actor_label))
     return _("Refund of %(amount)s sent", amount=amount)
 
 

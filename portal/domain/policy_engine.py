@@ -153,7 +153,7 @@ def explain_stored(row: Decision, lang: str = "en") -> str:
     """The explanation of a stored decision, in English or Chinese."""
     if row.explanation.get("no_policy"):
         return (
-            "没有已发布的策略，转人工处理。"
+            "没有已发布的政策，转人工处理。"
             if lang.startswith("zh")
             else "No policy is published, so a person decides."
         )
