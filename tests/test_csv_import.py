@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -147,19 +148,60 @@ def test_semicolons_bom_and_decimal_commas(ops: FlaskClient, db: Session, market
     assert order is not None and order.total_amount == Decimal("15.00")
 
 
-def test_non_utf8_file_gets_a_clear_message_then_imports_with_its_encoding(
+def test_gb18030_file_is_detected_shown_in_the_preview_and_imported(
     ops: FlaskClient, db: Session, market_id: int
 ) -> None:
+    # Excel on Chinese Windows saves GB18030; "automatic" finds it among the encodings the form offers.
     response = upload(ops, market_id, "orders_gb18030.csv")
-    assert response.status_code == 422
-    assert "The file is not UTF-8 text" in response.get_data(as_text=True)
-    assert db.scalar(select(func.count()).select_from(ImportBatch)) == 0
-
-    location = upload(ops, market_id, "orders_gb18030.csv", encoding="gb18030").location
+    assert response.status_code == 303
+    location = response.location
     page = ops.get(location).get_data(as_text=True)
+    assert re.search(r'id="import-encoding">GB18030 <span class="meta">\(detected\)</span>', page)
     assert "王小明" in page
+    batch = db.scalar(select(ImportBatch))
+    assert batch is not None and (batch.encoding, batch.encoding_detected) == ("gb18030", True)
     start(ops, location, db)
     assert db.scalar(select(Order).where(Order.external_order_id == "CSV-4001")) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "shown"),
+    [
+        ("Order ID,Buyer\nX,Müller café\n", "cp1252", "Windows-1252"),
+        ("订单号,买家\nX,李雷\n", "utf-8", "UTF-8"),
+    ],
+)
+def test_other_offered_encodings_are_detected(
+    ops: FlaskClient, db: Session, market_id: int, text: str, codec: str, shown: str
+) -> None:
+    location = upload(ops, market_id, "x.csv", data=text.encode(codec)).location
+    page = ops.get(location).get_data(as_text=True)
+    assert f'id="import-encoding">{shown} <span class="meta">(detected)</span>' in page
+    assert text.splitlines()[1].split(",")[1] in page
+
+
+def test_chosen_encoding_is_not_called_detected(ops: FlaskClient, db: Session, market_id: int) -> None:
+    location = upload(ops, market_id, "orders_gb18030.csv", encoding="gb18030").location
+    page = ops.get(location).get_data(as_text=True)
+    assert 'id="import-encoding">GB18030 ·' in page and "(detected)" not in page
+
+
+def test_undecodable_file_is_refused_and_nothing_is_kept(
+    ops: FlaskClient, db: Session, market_id: int
+) -> None:
+    # 0x81 is no Windows-1252 character and starts no GB18030 sequence before a space; nor is it UTF-8.
+    data = b"Order ID,Buyer,SKU\nA-1,\x81 \xff,SKU-1\n"
+    response = upload(ops, market_id, "broken.csv", data=data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="import-problem"' in html
+    assert "The file is not text in any encoding the portal reads (UTF-8, GB18030, Windows-1252)" in html
+    assert db.scalar(select(func.count()).select_from(ImportBatch)) == 0
+    assert db.scalar(select(func.count()).select_from(Order)) == 0
+    # A wrong explicit choice still says where reading failed.
+    chosen = upload(ops, market_id, "orders_gb18030.csv", encoding="utf-8")
+    assert chosen.status_code == 422
+    assert "The file cannot be read as utf-8 (unreadable byte at position" in chosen.get_data(as_text=True)
 
 
 def test_required_field_without_a_column_is_refused(ops: FlaskClient, db: Session, market_id: int) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from charset_normalizer import from_bytes
+
 from portal.domain.types import N_
 
 ENCODINGS = ("auto", "utf-8", "gb18030", "cp1252")
@@ -94,6 +96,25 @@ ORDER_FIELDS = (
         False,
         ("tracking id", "tracking number", "tracking no", "运单号"),
     ),
+    Field(
+        "return_insurance",
+        N_("Return-shipping insurance"),
+        False,
+        (
+            "return shipping insurance",
+            "return insurance",
+            "shipping insurance",
+            "return shipping fee insurance",
+            "退货运费险",
+            "运费险",
+        ),
+    ),
+    Field(
+        "return_insurer",
+        N_("Insurer"),
+        False,
+        ("insurer", "insurance provider", "insurance company", "保险公司", "承保公司"),
+    ),
 )
 RETURN_FIELDS = (
     Field("return_id", N_("Return ID"), True, ("return order id", "return id", "return no", "退货单号")),
@@ -131,32 +152,66 @@ def guess_mapping(kind: str, header: list[str]) -> dict[str, str]:
     return mapping
 
 
-def detect_encoding(data: bytes, choice: str) -> str:
-    """The codec to read the file with; with "auto", UTF-8 (with or without BOM) or UTF-16 with a BOM."""
-    if choice != "auto":
-        codec = choice
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        codec = "utf-16"
-    else:
-        codec = "utf-8-sig"
+# The encodings the upload form offers, as Python codecs, tried by "auto" after UTF-8.
+DETECTABLE = ("gb18030", "cp1252")
+ENCODING_NAMES = {
+    "utf-8-sig": "UTF-8",
+    "utf-8": "UTF-8",
+    "utf-16": "UTF-16",
+    "gb18030": "GB18030",
+    "cp1252": "Windows-1252",
+}
+
+
+def _decodes(data: bytes, codec: str) -> bool:
     try:
         data.decode(codec)
-    except UnicodeDecodeError as error:
-        if choice == "auto":
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _guess_legacy(data: bytes) -> str | None:
+    """GB18030 or Windows-1252, whichever reads the bytes as the more plausible text; None if neither can.
+
+    Almost any bytes decode as Windows-1252, so decoding alone cannot choose: charset-normalizer
+    scores how much each reading looks like real text. Its answer must still decode the whole file.
+    """
+    candidates = [codec for codec in DETECTABLE if _decodes(data, codec)]
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    best = from_bytes(data, cp_isolation=list(candidates), preemptive_behaviour=False).best()
+    if best is not None and best.encoding in candidates:
+        return str(best.encoding)
+    return candidates[0]
+
+
+def detect_encoding(data: bytes, choice: str) -> str:
+    """The codec to read the file with. With "auto": UTF-16 with a BOM, UTF-8 (with or without BOM), or
+    else whichever of the other encodings the form offers reads it (Chinese Excel saves GB18030)."""
+    if choice == "auto":
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and _decodes(data, "utf-16"):
+            return "utf-16"
+        if _decodes(data, "utf-8-sig"):
+            return "utf-8-sig"
+        codec = _guess_legacy(data)
+        if codec is None:
             raise ImportFileError(
                 N_(
-                    "The file is not UTF-8 text (unreadable byte at position %(position)d). "
-                    "Save it from Excel as "
-                    "“CSV UTF-8”, or choose its encoding (Chinese Excel usually saves GB18030)."
-                ),
-                position=error.start,
-            ) from None
+                    "The file is not text in any encoding the portal reads (UTF-8, GB18030, "
+                    "Windows-1252). Save it from Excel as “CSV UTF-8” and upload it again."
+                )
+            )
+        return codec
+    try:
+        data.decode(choice)
+    except UnicodeDecodeError as error:
         raise ImportFileError(
             N_("The file cannot be read as %(encoding)s (unreadable byte at position %(position)d)."),
             encoding=choice,
             position=error.start,
         ) from None
-    return "utf-8-sig" if codec == "utf-8" else codec
+    return "utf-8-sig" if choice == "utf-8" else choice
 
 
 def detect_delimiter(sample: str) -> str:
@@ -229,6 +284,20 @@ def parse_quantity(text: str, label: str) -> int:
             N_("%(field)s “%(value)s” is not a whole number of at least 1"), field=label, value=text
         )
     return int(value)
+
+
+_YES = {"yes", "y", "true", "1", "insured", "是", "有", "已投保"}
+_NO = {"no", "n", "false", "0", "none", "否", "无", "未投保"}
+
+
+def parse_yes_no(text: str, label: str) -> bool:
+    """Yes/no as seller centers write it, in English or Chinese."""
+    value = text.strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise ValueProblem(N_("%(field)s “%(value)s” is not yes or no"), field=label, value=text)
 
 
 def parse_time(text: str, zone: str, label: str) -> datetime:

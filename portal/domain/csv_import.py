@@ -31,6 +31,7 @@ from portal.domain.csv_files import (
     parse_money,
     parse_quantity,
     parse_time,
+    parse_yes_no,
     read_header,
     read_rows,
 )
@@ -200,6 +201,7 @@ def register_upload(
         size=len(data),
         market_id=market.id,
         encoding=codec,
+        encoding_detected=encoding == "auto",
         delimiter=delimiter,
         mapping=guess_mapping(kind, header),
         status="uploaded",
@@ -308,6 +310,8 @@ class OrderLine:
     carrier: str
     tracking_number: str
     buyer_email: str = ""
+    return_insurance: bool | None = None
+    return_insurer: str = ""
 
 
 @dataclass
@@ -399,6 +403,14 @@ def _validate_orders(
                 field=labels["buyer_email"],
                 value=buyer_email[:80],
             )
+        insured = row.parse("return_insurance", parse_yes_no)
+        insurer = row.get("return_insurer")
+        if insurer and insured is False:
+            row.fail(
+                "return_insurer",
+                N_("%(field)s is given but the order has no return-shipping insurance"),
+                field=labels["return_insurer"],
+            )
         carrier, tracking = row.get("carrier"), row.get("tracking_number")
         if bool(carrier) != bool(tracking):
             row.fail(
@@ -411,6 +423,7 @@ def _validate_orders(
             ("sku", sku, 64),
             ("tracking_number", tracking, 64),
             ("carrier", carrier, 40),
+            ("return_insurer", insurer, 80),
         ):
             if len(value) > limit:
                 row.fail(
@@ -432,6 +445,8 @@ def _validate_orders(
                 carrier,
                 tracking,
                 buyer_email,
+                insured if insured is not None else (True if insurer else None),
+                insurer,
             )
             first = first_of.setdefault(order_id, item)
             for name, mine, theirs in (
@@ -682,6 +697,8 @@ def _import_orders(
             currency=first.currency,
             total_amount=sum((i.unit_price * i.quantity for i in items), Decimal("0")),
             placed_at=first.placed_at,
+            return_insurance=first.return_insurance,
+            return_insurer=first.return_insurer or None,
         )
         session.add(order)
         for i in items:

@@ -9,7 +9,7 @@ from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 ENCODING_CHOICES = [
-    SelectChoice("auto", _l("Automatic (UTF-8)")),
+    SelectChoice("auto", _l("Automatic (UTF-8, GB18030 or Windows-1252)")),
     SelectChoice("gb18030", _l("GB18030 (Chinese Excel)")),
     SelectChoice("cp1252", _l("Windows-1252 (Western Excel)")),
     SelectChoice("utf-8", _l("UTF-8")),

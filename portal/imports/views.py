@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from portal.access import allow
 from portal.csv_export import SafeWriter
 from portal.db import db_session
-from portal.domain.csv_files import FIELDS, ImportFileError
+from portal.domain.csv_files import ENCODING_NAMES, FIELDS, ImportFileError
 from portal.domain.csv_import import check_mapping, claim, file_header, preview, register_upload, run_import
 from portal.domain.enums import Role
 from portal.domain.lifecycle import Actor
@@ -153,6 +153,7 @@ def _show(
         job=job,
         stale=bool(job and is_stale(job)),
         header=file_header(store, batch),
+        encoding_name=ENCODING_NAMES.get(batch.encoding, batch.encoding),
         rows=preview(store, batch),
         fields=FIELDS[batch.kind],
         mapping=mapping if mapping is not None else batch.mapping,

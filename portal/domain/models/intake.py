@@ -79,6 +79,8 @@ class ImportBatch(CreatedAt, Base):
     size: Mapped[int]
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
     encoding: Mapped[str] = mapped_column(String(16))
+    # The encoding was found by the portal ("auto"), not chosen by the uploader.
+    encoding_detected: Mapped[bool] = mapped_column(default=False)
     delimiter: Mapped[str] = mapped_column(String(1))
     # field name → column header in the file
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
