@@ -136,6 +136,7 @@ LABELS_BY_TYPE = {
 # What each buyer message is for (message templates, macros, the reply box).
 PURPOSE_LABELS = {
     "return_approved": _l("Return approved, with instructions"),
+    "return_label": _l("Prepaid return label"),
     "return_received": _l("Return received"),
     "inspection_passed": _l("Inspection passed"),
     "refund_initiated": _l("Refund initiated"),

@@ -159,6 +159,11 @@ FIELDS: dict[str, FieldSpec] = {
     "days_since_order": FieldSpec(NUMBER, "Days since the order was placed."),
     "days_since_delivery": FieldSpec(NUMBER, "Days since the parcel was delivered; missing before delivery."),
     "hours_open": FieldSpec(NUMBER, "Hours since the case was opened."),
+    "return_insurance": FieldSpec(
+        BOOLEAN,
+        "The order was sold with return-shipping insurance, which pays the return postage; missing when "
+        "the order's intake did not say.",
+    ),
     "buyer.orders": FieldSpec(NUMBER, "How many orders the buyer has placed with the shop."),
     "buyer.returns_90d": FieldSpec(NUMBER, "How many returns the buyer made in the last 90 days."),
     "buyer.first_order": FieldSpec(BOOLEAN, "This is the buyer's first order with the shop."),

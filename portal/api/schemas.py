@@ -228,6 +228,15 @@ class CaseCreate(Strict):
         "them by e-mail.",
         examples=["sam@example.com"],
     )
+    return_insurance: bool | None = Field(
+        None,
+        description="Whether the order was sold with return-shipping insurance (the insurer pays the "
+        "return postage); the policy reads it as `return_insurance`. Omitted: unknown.",
+    )
+    return_insurer: str | None = Field(
+        None, max_length=80, pattern=NON_BLANK, description="Who insures the return postage.",
+        examples=["Ping An"],
+    )
 
 
 class ReturnShippedIn(Strict):

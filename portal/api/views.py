@@ -159,6 +159,8 @@ def create_case() -> Response:
                 note=body.note,
                 idempotency=idempotency,
                 buyer_email=body.buyer_email,
+                return_insurance=body.return_insurance,
+                return_insurer=body.return_insurer,
             )
             session.commit()
     except api_cases.InputError as error:

@@ -178,6 +178,8 @@ DONE = {
     "evidence": _l("Evidence added."),
     "macro": _l("Macro applied."),
     "retry": _l("The message will be sent again."),
+    "label": _l("Label added; it goes to the buyer with the return instructions."),
+    "claimed": _l("Insurance claim marked as made."),
 }
 # Working on a case makes it yours when nobody has it yet; notes, tags and assignments do not.
 TAKES_THE_CASE = set(HANDLERS) | {"macro", "reply", "evidence"}

@@ -17,7 +17,9 @@ from portal.domain.conversations import macros, templates
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, MessageDirection, Role
 from portal.domain.models import Case, Message, PolicyVersion, User
 from portal.domain.policy_engine import explain_stored
+from portal.domain.returns.labels import MAX_LABEL_BYTES
 from portal.domain.types import utcnow
+from portal.domain.uploads import MB
 from portal.main.views import send_stored
 from portal.rendering import render
 from portal.timeline import build_timeline
@@ -112,6 +114,7 @@ def case_page(
         evidence_kinds=list(EvidenceKind),
         inspection_results=list(InspectionResult),
         dispositions=list(Disposition),
+        label_limit_mb=MAX_LABEL_BYTES // MB,
         draft=draft or {},
         error=error,
         conflict=conflict,
@@ -169,4 +172,4 @@ def message_attachment(number: str, message_id: int) -> ResponseReturnValue:
     return send_stored(message.attachment_sha256, message.attachment_name or "attachment")
 
 
-from portal.cases import actions, queue_views  # noqa: E402,F401  (register their routes on bp)
+from portal.cases import actions, queue_views, return_views  # noqa: E402,F401  (register their routes on bp)

@@ -22,8 +22,12 @@ ENGLISH: dict[str, str] = {
     "arrived, and your refund may be delayed or refused.",
     "keep": "Keep your receipt and the tracking number until your refund has arrived.",
     "payer_buyer": "You pay for return shipping.",
-    "payer_seller": "We pay for return shipping: use the prepaid label or keep the receipt and we "
-                    "refund it.",
+    "payer_seller": "We pay for return shipping: keep the receipt and we refund it.",
+    "payer_insured": "Your order's return-shipping insurance covers the postage of this return.",
+    "payer_label": "The postage is prepaid: use the prepaid label, you pay nothing to send the parcel.",
+    "label": "Prepaid return label",
+    "label_note": "The prepaid label is the last page of this document. Print it, stick it on the parcel "
+    "over any old labels and hand the parcel to the carrier named on the label.",
     "customs": "Customs declaration (cross-border return)",
     "customs_text": "Declare the contents as \u201c{description}\u201d with their true value of {value}. "
     "Do not mark the parcel as a gift.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from flask import current_app, render_template
+from pypdf import PdfReader, PdfWriter
 from sqlalchemy.orm import Session
 
 from portal.documents import render
@@ -73,6 +75,28 @@ def _ship_by(when: datetime | None, zone: str, lang: str, t: dict[str, str]) -> 
     )
 
 
+def _payer(case: Case, ret: ReturnShipment, t: dict[str, str]) -> str:
+    """Who pays the postage; only a return that has a label is told to use one."""
+    if ret.label_sha256:
+        return t["payer_label"]
+    if case.order.return_insurance:
+        return t["payer_insured"]
+    return t["payer_seller"] if ret.shipping_payer == ShippingPayer.SELLER else t["payer_buyer"]
+
+
+def with_label(instructions: bytes, label: bytes) -> bytes:
+    """The instructions followed by the label's pages, as one PDF for the buyer to print.
+
+    The instructions are cloned whole, so their tags, language and metadata stay as rendered; the
+    label's pages follow as the carrier made them.
+    """
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(instructions)))
+    writer.append(PdfReader(io.BytesIO(label), strict=False))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def instructions_context(case: Case, ret: ReturnShipment) -> dict[str, Any]:
     lang, t = texts_for(case.buyer.language)
     address = ret.address
@@ -91,7 +115,8 @@ def instructions_context(case: Case, ret: ReturnShipment) -> dict[str, Any]:
         "address_lines": address_lines(address, ret.rma_number),
         "carriers": t["carriers_list"].format(carriers=", ".join(carriers)) if carriers else "",
         "ship_by": _ship_by(ret.ship_by, case.buyer.timezone or case.market.timezone, lang, t),
-        "payer": t["payer_seller"] if ret.shipping_payer == ShippingPayer.SELLER else t["payer_buyer"],
+        "payer": _payer(case, ret, t),
+        "label": bool(ret.label_sha256),
         "cross_border": is_cross_border(case, address),
         "customs": t["customs_text"].format(
             description=description, value=format_currency(value, case.currency, locale=lang)
@@ -111,15 +136,17 @@ def render_return_instructions(
 ) -> bytes:
     """The instructions PDF for an approved return. Needs an app context; raises RenderError on failure.
 
-    `session` and `store` are accepted so callers need not care what the renderer reads; the exhibits
-    (none here) come from the app's attachment store.
+    A return with a prepaid label gets the label's pages after the instructions (read from `store`).
     """
     html = render_template("documents/pdf/instructions.html", **instructions_context(case, return_shipment))
-    return render_pdf(
+    pdf = render_pdf(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         html,
         **render.INSTRUCTIONS_PDF,
     )
+    if return_shipment.label_sha256:
+        pdf = with_label(pdf, store.read(return_shipment.label_sha256))
+    return pdf
 
 
 def attach_instructions_to_message(

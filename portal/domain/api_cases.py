@@ -104,6 +104,8 @@ def open_case_for_order(
     note: str | None = None,
     idempotency: tuple[int, str, str] | None = None,
     buyer_email: str | None = None,
+    return_insurance: bool | None = None,
+    return_insurer: str | None = None,
 ) -> Case:
     """Open a case on an existing order and let the market's policy decide its first step.
 
@@ -116,6 +118,9 @@ def open_case_for_order(
     chosen = _case_items(order, items)
     if buyer_email:
         order.buyer.email = buyer_email
+    if return_insurance is not None or return_insurer:
+        order.return_insurance = return_insurance if return_insurance is not None else True
+        order.return_insurer = return_insurer.strip() if return_insurer and order.return_insurance else None
     value = sum((ci.order_item.unit_price * ci.quantity for ci in chosen), Decimal(0))
     for _attempt in range(5):
         case = Case(

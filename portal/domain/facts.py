@@ -56,6 +56,8 @@ def case_facts(case: Case, now: datetime, usd_rates: dict[str, Decimal]) -> dict
         facts["campaign"] = order.campaign.external_id
     if order.delivered_at is not None and order.delivered_at <= now:
         facts["days_since_delivery"] = _whole(now - order.delivered_at, timedelta(days=1))
+    if order.return_insurance is not None:
+        facts["return_insurance"] = order.return_insurance
 
     buyer_facts: dict[str, Any] = {"orders": buyer.orders_count, "returns_90d": buyer.returns_90d}
     if buyer.first_order_at is not None:

@@ -47,6 +47,7 @@ from portal.domain.models import (
     Shipment,
     User,
 )
+from portal.domain.returns import insurance
 from portal.domain.text_limits import bounded
 from portal.domain.types import utcnow
 from rules.limits import MAX_AMOUNT, MAX_DURATION_DAYS, MAX_DURATION_SECONDS
@@ -157,6 +158,7 @@ def approve_return(session: Session, case: Case, actor: Actor, now: datetime | N
     move(session, case, CaseStatus.RETURN_APPROVED, actor, now)
     record(session, case, actor, "return_approved", {"rma": ret.rma_number, "ship_by": ret.ship_by}, now=now)
     session.flush()
+    insurance.open_claim(session, case, ret, actor, now)
     message = queue_message(session, case, "return_approved", actor)
     hooks.return_approved(session, case, ret, message)
     return ret

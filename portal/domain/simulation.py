@@ -100,7 +100,8 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
         select(Case.id, Case.number, _raw(Case.type), _raw(Case.reason), Case.value, Case.currency,
                _instant(Case.opened_at), Case.order_id, Market.code, _raw(Order.channel),
                _instant(Order.placed_at), _instant(Order.delivered_at), Campaign.external_id,
-               _raw(Campaign.channel), Buyer.orders_count, Buyer.returns_90d, _instant(Buyer.first_order_at))
+               _raw(Campaign.channel), Buyer.orders_count, Buyer.returns_90d, _instant(Buyer.first_order_at),
+               Order.return_insurance)
         .join(Market, Case.market_id == Market.id).join(Order, Case.order_id == Order.id)
         .join(Buyer, Case.buyer_id == Buyer.id).outerjoin(Campaign, Order.campaign_id == Campaign.id)
         .where(*where).order_by(Case.opened_at, Case.id)).all()
@@ -151,7 +152,8 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
     ad = Channel.AD.value
     out = []
     for (case_id, number, type_, reason, value, currency, opened_at, order_id, market, channel, placed_at,
-         delivered_at, campaign_id, campaign_channel, orders_count, returns_90d, first_order_at) in heads:
+         delivered_at, campaign_id, campaign_channel, orders_count, returns_90d, first_order_at,
+         return_insurance) in heads:
         at = opened_at if fixed_now is None else fixed_now
         facts: dict[str, Any] = {
             "type": type_, "reason": reason, "value": value, "currency": currency,
@@ -176,6 +178,8 @@ def bulk_facts(session: Session, where: Iterable[ColumnElement[bool]], now: date
             facts["campaign"] = campaign_id
         if delivered_at is not None and delivered_at <= at:
             facts["days_since_delivery"] = _days(at - delivered_at)
+        if return_insurance is not None:
+            facts["return_insurance"] = bool(return_insurance)
         buyer: dict[str, Any] = {"orders": orders_count, "returns_90d": returns_90d}
         if first_order_at is not None:
             buyer["first_order"] = orders_count <= 1 or placed_at <= first_order_at

@@ -67,7 +67,7 @@ def check_upload(data: bytes, kind: EvidenceKind) -> str:
     elif family == "video":
         _check_video(data, content_type)
     else:
-        _check_pdf(data)
+        check_pdf(data)
     return content_type
 
 
@@ -123,7 +123,7 @@ def _check_video(data: bytes, content_type: str) -> None:
         raise LifecycleError(N_("The video is damaged or not really a video."))
 
 
-def _check_pdf(data: bytes) -> None:
+def check_pdf(data: bytes) -> None:
     # pypdf logs every repair it makes to a broken file; those are not the portal's errors.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:

@@ -25,6 +25,10 @@ FIELD_HELP = {
     "days_since_order": _l("Days since the order was placed."),
     "days_since_delivery": _l("Days since the parcel was delivered; missing before delivery."),
     "hours_open": _l("Hours since the case was opened."),
+    "return_insurance": _l(
+        "The order was sold with return-shipping insurance, which pays the return postage; missing when "
+        "the order's intake did not say."
+    ),
     "buyer.orders": _l("How many orders the buyer has placed with the shop."),
     "buyer.returns_90d": _l("How many returns the buyer made in the last 90 days."),
     "buyer.first_order": _l("This is the buyer's first order with the shop."),

@@ -23,7 +23,8 @@ FORMATS: dict[int, tuple[str, ...]] = {
     ),
 }
 FORMATS[2] = (*FORMATS[1], "evidence.from")
-CURRENT = 2
+FORMATS[3] = (*FORMATS[2], "return_insurance")
+CURRENT = 3
 # The C scanner alone: json.loads wraps it in a Python method and two regular expressions per call.
 _SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_float=Decimal))  # type: ignore[attr-defined, arg-type]
 

@@ -166,6 +166,12 @@ def _payer(case: Case, language: str, extra: Extra) -> str | None:
     ret = _latest_return(case)
     if ret is None:
         return None
+    if ret.label_sha256:
+        return translate(buyer_text("The postage is prepaid: you pay nothing to send the parcel."), language)
+    if case.order.return_insurance:
+        return translate(
+            buyer_text("Your order's return-shipping insurance covers the postage of this return."), language
+        )
     if ret.shipping_payer.value == "seller":
         return translate(buyer_text("We pay for return shipping."), language)
     return translate(buyer_text("You pay for return shipping."), language)
@@ -243,6 +249,18 @@ PURPOSES: dict[str, Purpose] = {
                 "receipt and tracking number. {payer}"
             ),
             _return_in(ReturnStatus.APPROVED, ReturnStatus.LABEL_ISSUED),
+        ),
+        Purpose(
+            "return_label",
+            buyer_text("Your prepaid return label for {rma}"),
+            buyer_text(
+                "Hi {buyer}, here is the prepaid label for your return {rma}. It is the last page of the "
+                "attached return instructions: print it, stick it on the parcel and ship the parcel by "
+                "{ship_by}. {payer}"
+            ),
+            lambda case: bool(case.returns)
+            and case.returns[-1].status == ReturnStatus.LABEL_ISSUED
+            and bool(case.returns[-1].label_sha256),
         ),
         Purpose(
             "return_received",

@@ -145,10 +145,31 @@ class ReturnShipment(CreatedAt, Base):
     approved_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]
     received_at: Mapped[datetime | None]
+    # A carrier's or the platform's prepaid label (a PDF in the attachment store) an agent attached.
+    label_sha256: Mapped[str | None] = mapped_column(ForeignKey("attachments.sha256"))
+    label_name: Mapped[str | None] = mapped_column(String(200))
 
     case: Mapped[Case] = relationship(back_populates="returns")
     address: Mapped[ReturnAddress] = relationship()
     shipment: Mapped[Shipment | None] = relationship()
+    claims: Mapped[list[InsuranceClaim]] = relationship(
+        back_populates="return_shipment", order_by="InsuranceClaim.id"
+    )
+
+
+class InsuranceClaim(CreatedAt, Base):
+    """The return-shipping insurance claim a return calls for: the seller asks the insurer for the postage."""
+
+    __tablename__ = "insurance_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), unique=True)
+    insurer: Mapped[str | None] = mapped_column(String(80))
+    # to_claim: the claim is still to be made; claimed: an agent made it.
+    status: Mapped[str] = mapped_column(String(16), default="to_claim")
+
+    return_shipment: Mapped[ReturnShipment] = relationship(back_populates="claims")
 
 
 class Inspection(Base):

@@ -54,6 +54,10 @@ class Order(CreatedAt, Base):
     total_amount: Mapped[Decimal] = mapped_column(MONEY)
     placed_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    # Return-shipping insurance sold with the order (the insurer pays the return postage): None when
+    # the intake did not say, which the policy reads as a missing fact, never as "not insured".
+    return_insurance: Mapped[bool | None]
+    return_insurer: Mapped[str | None] = mapped_column(String(80))
 
     market: Mapped[Market] = relationship()
     buyer: Mapped[Buyer] = relationship()
