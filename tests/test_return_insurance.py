@@ -78,9 +78,13 @@ def test_a_published_policy_acts_on_the_insurance_fact(db: Session, market: Mark
 
 
 def test_the_language_checker_knows_the_fact() -> None:
+    # A true/false fact: compared with text it is a type error, and a misspelling gets the suggestion.
     with pytest.raises(rules.PolicyError) as error:
         rules.compile_policy('if return_insurance == "yes" then refund')
-    assert "return_insurance" in error.value.errors[0].message
+    assert error.value.errors[0].message == "`==` can't compare true or false with text"
+    with pytest.raises(rules.PolicyError) as error:
+        rules.compile_policy("if return_insurence then refund")
+    assert "did you mean `return_insurance`" in error.value.errors[0].message
 
 
 # ---- intake ----------------------------------------------------------------------------------------
