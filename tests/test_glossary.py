@@ -1,15 +1,23 @@
-"""The Chinese UI says each key term with one word: the one the glossary chose, never an alternative."""
+"""The Chinese UI says each key term with one word (the glossary's choice), and names actors in Chinese."""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from support.factories import make_case, shop_with_market
 
+from portal.domain.enums import CaseStatus, Role
+from portal.domain.lifecycle import Actor, record
+from portal.domain.models import CaseEvent, User
 from rules.messages import MESSAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +97,26 @@ def test_the_check_catches_an_alternative_and_a_missing_word() -> None:
     ]
     mixed = problems(case, [("The case", "案件和工单")])
     assert mixed == ["'The case': '案件和工单' says 工单 instead of 案件"]
+
+
+def test_actor_labels_read_in_the_viewers_language(
+    login: Callable[[Role], FlaskClient], users: dict[Role, User], db: Session
+) -> None:
+    _shop, market = shop_with_market(db)
+    case = make_case(db, market, number="AS-ZH1", status=CaseStatus.IN_REVIEW)
+    record(db, case, Actor.system("outbox"), "note", {"text": "queued"})
+    record(db, case, Actor.policy(2, 3, "cheap", None), "note", {"text": "decided"})
+    record(db, case, Actor.system("carrier (AfterShip)"), "note", {"text": "tracked"})
+    users[Role.CS_AGENT].locale = "zh"
+    db.commit()
+    page = login(Role.CS_AGENT).get("/cases/AS-ZH1").get_data(as_text=True)
+    assert '<span class="detail">发件箱 — ' in page
+    assert '<span class="detail">政策 v2 第 3 行 “cheap” — ' in page
+    assert '<span class="detail">物流商（AfterShip） — ' in page
+    # People are named as they are, and the stored labels stay English for the signed audit log.
+    stored = select(CaseEvent.actor_label).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    assert db.scalars(stored).all() == [
+        "outbox",
+        "policy v2 line 3 “cheap”",
+        "carrier (AfterShip)",
+    ]
