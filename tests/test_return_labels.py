@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask.wrappers import Response
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.app import csrf_token
@@ -123,6 +123,15 @@ def test_label_goes_to_the_buyer_with_the_instructions(
     assert agent.get(f"/cases/AS-LBL1/returns/{ret.rma_number}/label.pdf").data == label_pdf
 
 
+def _locked_pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(288, 432)
+    writer.encrypt("only-the-carrier-knows")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("data", "name", "problem"),
     [
@@ -131,8 +140,9 @@ def test_label_goes_to_the_buyer_with_the_instructions(
         (b"%PDF-1.7\nnot really a pdf at all", "label.pdf", "The PDF is damaged or not really a PDF."),
         (b"%PDF-1.7\n" + b"0" * MAX_LABEL_BYTES, "label.pdf", "a label may be at most 2 MB"),
         (b"", "label.pdf", "The file is empty."),
+        (_locked_pdf(), "label.pdf", "The PDF is damaged or not really a PDF."),
     ],
-    ids=["png", "text", "fake-pdf", "oversize", "empty"],
+    ids=["png", "text", "fake-pdf", "oversize", "empty", "password"],
 )
 def test_a_bad_label_is_refused_and_changes_nothing(
     agent: FlaskClient, db: Session, market: Market, data: bytes, name: str, problem: str

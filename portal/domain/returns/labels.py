@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+from pypdf import PdfReader, PdfWriter
 from sqlalchemy.orm import Session
 
 from portal.domain.attachments import AttachmentStore, store_attachment
@@ -41,6 +44,13 @@ def check_label(data: bytes) -> None:
     if sniff(data) != PDF_TYPE:
         raise LifecycleError(N_("A label must be a PDF file, as carriers and the platform provide it."))
     check_pdf(data)
+    # The label goes out appended to the instructions: a file pypdf reads but cannot copy is no use.
+    try:
+        writer = PdfWriter()
+        writer.append(PdfReader(io.BytesIO(data), strict=False))
+        writer.write(io.BytesIO())
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds of error on a hostile file
+        raise LifecycleError(N_("The PDF is damaged or not really a PDF.")) from None
 
 
 def add_label(
