@@ -116,6 +116,9 @@ def test_label_goes_to_the_buyer_with_the_instructions(
     text = _text(sent)
     assert "Prepaid return label" in text and "1Z-LABEL-777" in text
     assert "use the prepaid label" in text
+    # The instructions keep their accessibility tags and language with the label appended.
+    root, plain = (PdfReader(io.BytesIO(pdf)).trailer["/Root"] for pdf in (sent, before))
+    assert "/StructTreeRoot" in root and root["/Lang"] == plain["/Lang"]
 
     page = agent.get("/cases/AS-LBL1").get_data(as_text=True)
     assert "Buyer will get one message: Prepaid return label" in page
