@@ -1,7 +1,7 @@
 """Return-shipping insurance on orders and its claims, prepaid return labels, detected CSV encodings.
 
 Revision ID: 0020
-Revises: 0011
+Revises: 0023
 Create Date: 2026-11-30 10:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0011"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
