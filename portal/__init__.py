@@ -83,6 +83,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.messaging.views import bp as messaging_bp
 
     app.register_blueprint(messaging_bp)
+    from portal.shops import views as shops
+
+    shops.init_app(app)  # the Shops pages, and the warning about troubled shops on every admin page
 
     from portal import jobs
     from portal.documents.views import EXPORT_KIND, export_work

@@ -192,6 +192,9 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(import_cli)
     app.cli.add_command(api_token_cli)
+    from portal.shops.cli import shops_cli
+
+    app.cli.add_command(shops_cli)
     app.cli.add_command(serve)
     from portal.simulator.stream import demo_stream
 

@@ -33,6 +33,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     secure = _flag("SESSION_COOKIE_SECURE", False)
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(instance_path),
+        # Earlier secret keys, comma-separated, during a rotation: shop tokens encrypted under them still
+        # read (flask --app wsgi shops rotate-keys re-encrypts them), as do Flask's own signatures.
+        "SECRET_KEY_FALLBACKS": [
+            k for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+        ],
         # Signs the audit log's checkpoints (Ed25519): a PEM private key or its 32-byte seed in base64/hex.
         "AUDIT_SIGNING_KEY": os.environ.get("AUDIT_SIGNING_KEY") or generated_key_text(instance_path),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'aftersales.db'}",
@@ -104,6 +109,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "TIKTOK_SHOP_APP_SECRET_PREVIOUS": os.environ.get("TIKTOK_SHOP_APP_SECRET_PREVIOUS", ""),
         "TIKTOK_SHOP_API_URL": os.environ.get("TIKTOK_SHOP_API_URL", ""),
         "TIKTOK_SHOP_ACCESS_TOKEN": os.environ.get("TIKTOK_SHOP_ACCESS_TOKEN", ""),
+        # The marketplace's authorisation service: the seller's authorisation page and the token endpoints.
+        "TIKTOK_SHOP_AUTH_URL": os.environ.get("TIKTOK_SHOP_AUTH_URL", "https://auth.tiktok-shops.com"),
         "MARKETPLACE_SYNC_SECONDS": float(os.environ.get("MARKETPLACE_SYNC_SECONDS", "300")),
         # Carrier tracking webhooks: AfterShip signs with its webhook secret, 17TRACK with the API key.
         # With no secret configured, that provider's webhook refuses everything.

@@ -62,7 +62,10 @@ def periodic(name: str, seconds: float | None = None) -> Callable[[Task], Task]:
 
 @periodic("buyer messages")
 def send_buyer_messages(app: Flask, factory: sessionmaker[Session]) -> int:
-    return dispatch(factory, Router(app.config, app.config["SHOP_NAME"]), app.extensions["attachments"])
+    from portal.intake.scheduled import shop_clients  # each shop's messages go out with its own credentials
+
+    router = Router(app.config, app.config["SHOP_NAME"], shop_clients(app, factory))
+    return dispatch(factory, router, app.extensions["attachments"])
 
 
 @periodic("background jobs", seconds=1)

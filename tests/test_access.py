@@ -125,6 +125,14 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "intake.sync_status": frozenset({Role.ADMIN}),
     "intake.retry_event": frozenset({Role.ADMIN}),
     "intake.retry_command": frozenset({Role.ADMIN}),
+    "shops.index": frozenset({Role.ADMIN}),
+    "shops.new": frozenset({Role.ADMIN}),
+    "shops.detail": frozenset({Role.ADMIN}),
+    "shops.authorise": frozenset({Role.ADMIN}),
+    "shops.callback": frozenset({Role.ADMIN}),
+    "shops.test": frozenset({Role.ADMIN}),
+    "shops.replace_secret": frozenset({Role.ADMIN}),
+    "shops.add_address": frozenset({Role.ADMIN}),
     "carriers.aftership": PUBLIC,
     "carriers.seventeentrack": PUBLIC,
     "metrics": PUBLIC,  # for a scraper with METRICS_TOKEN, never a session
@@ -221,6 +229,7 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
     db.commit()
     return {
         "operation": "start_review",
+        "shop_id": str(shop.id),
         "table": "reasons",
         "what": "tag",
         "number": case.number,

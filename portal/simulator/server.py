@@ -13,6 +13,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from portal.domain.marketplace.signing import webhook_signature
 from portal.simulator.app import create_simulator_app
+from portal.simulator.platform import Platform
 from portal.simulator.state import MarketplaceState
 
 # Delivers one signed body; returns the HTTP status the receiver answered.
@@ -80,6 +81,8 @@ class SimulatorServer:
     app_secret: str
     access_token: str = ""
     port: int = 0
+    # Several shops, each with its own app and tokens; without it, `state` alone with the fixed token.
+    platform: Platform | None = None
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
 
@@ -89,9 +92,13 @@ class SimulatorServer:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> SimulatorServer:
-        app = create_simulator_app(self.state, self.app_key, self.app_secret, self.access_token)
+        platform = self.platform or Platform.single(
+            self.state, self.app_key, self.app_secret, self.access_token
+        )
+        app = create_simulator_app(platform)
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
-        self.state.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        for shop in platform.shops.values():
+            shop.state.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="marketplace-simulator", daemon=True
         )

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from portal.domain.enums import MessageStatus
 from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError, client_from_config
+from portal.domain.marketplace.clients import ShopClients, ShopUnavailable
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Outgoing:
     attachment: bytes | None = None
     attachment_name: str | None = None
     attachment_type: str | None = None
+    # The marketplace's id of the case's shop: its messages go out with that shop's credentials.
+    shop_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,26 +200,46 @@ def messages_path(conversation_id: str) -> str:
 
 @dataclass
 class MarketplaceChannel:
-    """The buyer's customer-service conversation with the shop on the marketplace."""
+    """The buyer's customer-service conversation with the shop on the marketplace.
 
-    client: MarketplaceClient
+    `client` serves shops set up through the environment; `shops` holds each connected shop's own.
+    """
+
+    client: MarketplaceClient | None
+    shops: ShopClients | None = None
     name: str = "marketplace"
 
+    def _has_client(self, shop_id: str) -> bool:
+        if self.shops is not None and (shop_id in self.shops.connected or shop_id in self.shops.blocked):
+            return True
+        return self.client is not None
+
+    def _client(self, outgoing: Outgoing) -> MarketplaceClient:
+        try:
+            client = self.shops.for_shop(outgoing.shop_id) if self.shops is not None else self.client
+        except ShopUnavailable as error:
+            raise DeliveryError(f"marketplace: {error}", retryable=False) from None
+        if client is None:
+            raise DeliveryError(f"marketplace: shop {outgoing.shop_id} has no connection", retryable=False)
+        return client
+
     def can_reach(self, outgoing: Outgoing) -> bool:
-        return bool(outgoing.marketplace_user_id or outgoing.conversation_id)
+        reachable = bool(outgoing.marketplace_user_id or outgoing.conversation_id)
+        return reachable and self._has_client(outgoing.shop_id)
 
     def send(self, outgoing: Outgoing) -> Delivery:
+        client = self._client(outgoing)
         try:
-            conversation = outgoing.conversation_id or self._open_conversation(outgoing)
+            conversation = outgoing.conversation_id or self._open_conversation(client, outgoing)
             key = outgoing.idempotency_key
-            answer = self.client.request(
+            answer = client.request(
                 "POST",
                 messages_path(conversation),
                 {"idempotency_key": key},
                 {"type": "TEXT", "content": json.dumps({"content": outgoing.body}, ensure_ascii=False)},
             )
             if outgoing.attachment is not None:
-                self._send_file(conversation, outgoing)
+                self._send_file(client, conversation, outgoing)
         except MarketplaceError as error:
             raise DeliveryError(f"marketplace: {error}", retryable=error.retryable) from None
         return Delivery(
@@ -225,26 +248,26 @@ class MarketplaceChannel:
             conversation_id=conversation if conversation != outgoing.conversation_id else None,
         )
 
-    def _open_conversation(self, outgoing: Outgoing) -> str:
+    def _open_conversation(self, client: MarketplaceClient, outgoing: Outgoing) -> str:
         if not outgoing.marketplace_user_id:
             raise DeliveryError("the buyer has no marketplace account", retryable=False)
         body = {"buyer_user_id": outgoing.marketplace_user_id}
-        data = self.client.request("POST", CONVERSATIONS, None, body)
+        data = client.request("POST", CONVERSATIONS, None, body)
         conversation = str(data.get("conversation_id") or "")
         if not conversation:
             raise DeliveryError("the marketplace opened no conversation", retryable=True)
         return conversation
 
-    def _send_file(self, conversation: str, outgoing: Outgoing) -> None:
+    def _send_file(self, client: MarketplaceClient, conversation: str, outgoing: Outgoing) -> None:
         # Images and PDFs are uploaded first; the message then points at the uploaded file.
-        upload = self.client.upload(
+        upload = client.upload(
             IMAGES_UPLOAD, outgoing.attachment or b"", outgoing.attachment_name or "file",
             outgoing.attachment_type or "application/octet-stream",
         )
         kind = "IMAGE" if (outgoing.attachment_type or "").startswith("image/") else "FILE"
         content = {k: upload[k] for k in ("url", "width", "height", "name") if k in upload}
         content.setdefault("name", outgoing.attachment_name or "file")
-        self.client.request(
+        client.request(
             "POST",
             messages_path(conversation),
             {"idempotency_key": outgoing.idempotency_key + "-file"},
@@ -263,20 +286,22 @@ class Router:
     and `marketplace` put that channel first and fall back the same way.
     """
 
-    def __init__(self, config: Mapping[str, Any], shop_name: str = "Returns") -> None:
-        self.config, self.shop_name = config, shop_name
+    def __init__(
+        self, config: Mapping[str, Any], shop_name: str = "Returns", shops: ShopClients | None = None
+    ) -> None:
+        self.config, self.shop_name, self.shops = config, shop_name, shops
         self.mode = str(config.get("MESSAGE_CHANNEL") or "case_record")
         self.channels: dict[str, Channel] = {"case_record": CaseRecordChannel()}
         settings = SmtpSettings.from_config(config)
         if settings is not None:
             self.channels["email"] = EmailChannel(settings, shop_name)
-        client = client_from_config(config)
-        if client is not None:
-            self.channels["marketplace"] = MarketplaceChannel(client)
+        client = shops.fallback if shops is not None else client_from_config(config)
+        if client is not None or (shops is not None and (shops.connected or shops.blocked)):
+            self.channels["marketplace"] = MarketplaceChannel(client, shops)
 
     def copy(self) -> Router:
         """A router with connections of its own, for another sending thread."""
-        return Router(self.config, self.shop_name)
+        return Router(self.config, self.shop_name, self.shops)
 
     def order(self) -> list[str]:
         if self.mode == "case_record":

@@ -24,7 +24,7 @@ from portal.domain.attachments import AttachmentStore
 from portal.domain.conversations.channels import Delivery, DeliveryError, Outgoing, Router
 from portal.domain.enums import MessageStatus
 from portal.domain.lifecycle import Actor, record
-from portal.domain.models import Buyer, Case, Message
+from portal.domain.models import Buyer, Case, Market, Message
 from portal.domain.types import utcnow
 from portal.domain.work import claims
 from portal.domain.work.queues import BUYER_MESSAGES
@@ -64,6 +64,7 @@ def _outgoing(message: Message, store: AttachmentStore | None) -> Outgoing:
         attachment=data,
         attachment_name=message.attachment_name,
         attachment_type=content_type,
+        shop_id=message.case.market.shop.external_shop_id,
     )
 
 
@@ -111,7 +112,9 @@ def _one_batch(
                 select(Message)
                 .where(Message.id.in_(ids))
                 .options(
-                    selectinload(Message.case).selectinload(Case.buyer), selectinload(Message.attachment)
+                    selectinload(Message.case).selectinload(Case.buyer),
+                    selectinload(Message.case).selectinload(Case.market).selectinload(Market.shop),
+                    selectinload(Message.attachment),
                 )
                 .order_by(Message.id)
             ).all()

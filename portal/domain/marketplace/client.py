@@ -27,11 +27,20 @@ def reject_path(return_id: str) -> str:
     return f"/return_refund/{VERSION}/returns/{return_id}/reject"
 
 
+# The platform's answers about the token itself (expired, invalid, revoked), not about the request.
+TOKEN_ERRORS = frozenset({105001, 105002, 105003, 36004004, 36004005, 36004006})
+
+
 class MarketplaceError(Exception):
     """The marketplace refused a request or could not be reached.
 
     `retryable` says whether trying again later may work (timeouts, 5xx, rate limits) or not (a refusal).
     """
+
+    @property
+    def token_refused(self) -> bool:
+        """Whether the shop's access token was refused: no call for that shop can work until it changes."""
+        return self.code in TOKEN_ERRORS
 
     def __init__(
         self, message: str, code: int | None = None, status: int | None = None, retryable: bool = False

@@ -14,7 +14,7 @@ import secrets
 import traceback
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,7 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.domain import hooks
 from portal.domain.enums import CaseStatus, RefundKind
 from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
-from portal.domain.models import Case, MarketplaceCommand, MarketplaceEntity, Message, Refund, ReturnShipment
+from portal.domain.marketplace.clients import ShopClients, ShopUnavailable
+from portal.domain.models import (
+    Case,
+    MarketplaceCommand,
+    MarketplaceEntity,
+    Message,
+    Refund,
+    ReturnShipment,
+    Shop,
+)
 from portal.domain.types import utcnow
 from portal.domain.work import claims
 from portal.domain.work.queues import MARKETPLACE_COMMANDS
@@ -112,6 +121,8 @@ class SendResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    # Shops (the marketplace's ids) whose access token the marketplace refused, with its answer.
+    token_refused: dict[str, str] = field(default_factory=dict)
 
 
 def _send(client: MarketplaceClient, command: MarketplaceCommand) -> None:
@@ -128,10 +139,18 @@ def _send(client: MarketplaceClient, command: MarketplaceCommand) -> None:
 
 
 def send_pending(
-    factory: sessionmaker[Session], client: MarketplaceClient, now: datetime | None = None, batch: int = 100
+    factory: sessionmaker[Session],
+    client: MarketplaceClient | ShopClients,
+    now: datetime | None = None,
+    batch: int = 100,
 ) -> SendResult:
-    """Send what is due. Each command is claimed under a lease first, so no two senders send it."""
+    """Send what is due, each through its case's shop's client (`client` alone serves every shop).
+
+    Each command is claimed under a lease first, so no two senders send it. A command for a shop that
+    may not be synced (de-authorised, token failed) fails at once with the reason, for an admin to retry.
+    """
     now = now or utcnow()
+    clients = client if isinstance(client, ShopClients) else ShopClients.single(client)
     result = SendResult()
     with factory() as session:
         ids = claims.claim(session, MARKETPLACE_COMMANDS, now, batch)
@@ -140,10 +159,22 @@ def send_pending(
         with factory() as session:
             command = session.get(MarketplaceCommand, command_id)
             assert command is not None
+            shop = select(Shop.external_shop_id).where(Shop.id == command.case.shop_id)
+            shop_id = session.scalar(shop) or ""
             try:
-                _send(client, command)
+                shop_client = clients.for_shop(shop_id)
+                if shop_client is None:
+                    raise ShopUnavailable(f"shop {shop_id} has no marketplace connection")
+                _send(shop_client, command)
+            except ShopUnavailable as error:
+                _after_failure(session, command_id, now, str(error), False, result)
+                continue
             except MarketplaceError as error:
-                _after_failure(session, command_id, now, str(error), error.retryable, result)
+                if error.token_refused:
+                    # Waits with backoff while the shop's token is refreshed, rather than failing for good.
+                    result.token_refused[shop_id] = str(error)
+                retryable = error.retryable or error.token_refused
+                _after_failure(session, command_id, now, str(error), retryable, result)
                 continue
             except Exception:
                 _after_failure(session, command_id, now, traceback.format_exc(), True, result)

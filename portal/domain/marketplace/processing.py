@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain.attachments import AttachmentStore
 from portal.domain.marketplace.client import MarketplaceClient, MarketplaceError
+from portal.domain.marketplace.clients import ShopClients, ShopUnavailable
 from portal.domain.marketplace.inbox import parse
 from portal.domain.marketplace.mapping import ProcessingError, apply
 from portal.domain.models import MarketplaceEvent
+from portal.domain.shops import notifications as authorisation
 from portal.domain.types import utcnow
 from portal.domain.work import claims
 from portal.domain.work.queues import MARKETPLACE_INBOX
@@ -38,13 +40,27 @@ def _claimed_values(now: datetime) -> dict[str, object]:
     return {"state": "done", "processed_at": now}
 
 
+def _clients(client: MarketplaceClient | ShopClients | None) -> ShopClients:
+    return client if isinstance(client, ShopClients) else ShopClients.single(client)
+
+
 def _apply_claimed(
-    session: Session, event_id: int, client: MarketplaceClient | None, store: AttachmentStore | None
+    session: Session, event_id: int, clients: ShopClients, store: AttachmentStore | None
 ) -> str:
     event = session.get(MarketplaceEvent, event_id)
     assert event is not None
     session.refresh(event)
-    outcome, case_id = apply(session, parse(event.body.encode()), client, store)
+    envelope = parse(event.body.encode())
+    if envelope.type in authorisation.TYPES:
+        event.state = authorisation.apply(session, envelope)
+        event.last_error = None
+        return event.state
+    try:
+        client = clients.for_shop(envelope.shop_id)
+    except ShopUnavailable as error:
+        # Kept and reported, not dropped: an admin retries it once the shop is connected again.
+        raise ProcessingError(f"{error}; not processed", retryable=False) from None
+    outcome, case_id = apply(session, envelope, client, store)
     event.state = outcome
     event.case_id = case_id
     event.last_error = None
@@ -54,14 +70,14 @@ def _apply_claimed(
 def process_one(
     session: Session,
     event_id: int,
-    client: MarketplaceClient | None,
+    client: MarketplaceClient | ShopClients | None,
     now: datetime,
     store: AttachmentStore | None = None,
 ) -> str | None:
     """Claim and apply one event in the caller's transaction; None when another worker had it."""
     if not claims.claim(session, MARKETPLACE_INBOX, now, values=_claimed_values(now), ids=[event_id]):
         return None
-    return _apply_claimed(session, event_id, client, store)
+    return _apply_claimed(session, event_id, _clients(client), store)
 
 
 def _failure(error: Exception) -> tuple[str, bool]:
@@ -75,7 +91,7 @@ def _failure(error: Exception) -> tuple[str, bool]:
 
 
 def _process_batch(
-    factory: sessionmaker[Session], client: MarketplaceClient | None, now: datetime, batch: int,
+    factory: sessionmaker[Session], clients: ShopClients, now: datetime, batch: int,
     result: ProcessResult, store: AttachmentStore | None,
 ) -> int:
     with factory() as session:
@@ -83,7 +99,7 @@ def _process_batch(
         for event_id in ids:
             try:
                 with session.begin_nested():
-                    outcome = _apply_claimed(session, event_id, client, store)
+                    outcome = _apply_claimed(session, event_id, clients, store)
             except Exception as error:
                 message, retryable = _failure(error)
                 failure = claims.fail(
@@ -103,15 +119,19 @@ def _process_batch(
 
 def process_pending(
     factory: sessionmaker[Session],
-    client: MarketplaceClient | None,
+    client: MarketplaceClient | ShopClients | None,
     now: datetime | None = None,
     batch: int = BATCH,
     store: AttachmentStore | None = None,
 ) -> ProcessResult:
-    """Apply every pending event that is due, oldest first, `batch` to a transaction."""
+    """Apply every pending event that is due, oldest first, `batch` to a transaction.
+
+    `client` is one client for every shop, or each shop's own (ShopClients).
+    """
     now = now or utcnow()
     result = ProcessResult()
-    while _process_batch(factory, client, now, batch, result, store) == batch:
+    clients = _clients(client)
+    while _process_batch(factory, clients, now, batch, result, store) == batch:
         pass
     return result
 

@@ -145,6 +145,8 @@ class ReconcileResult:
     seen: int = 0
     repaired: int = 0
     errors: list[str] = field(default_factory=list)
+    # Set when the marketplace refused the shop's token: the shop stops syncing until it is fixed.
+    token_refused: str | None = None
 
 
 def _cursor(session: Session, shop_id: str, resource: str) -> MarketplaceSyncCursor:
@@ -216,6 +218,9 @@ def reconcile(
                 cursor.last_error = str(error)[:2000]
                 session.commit()
                 result.errors.append(f"{resource.name}: {error}")
+                if error.token_refused:
+                    result.token_refused = str(error)
+                    break  # every other list would be refused the same way
                 continue
             cursor.synced_until = until
             cursor.last_success_at = now

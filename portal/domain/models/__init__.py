@@ -48,6 +48,7 @@ from portal.domain.models.marketplace import (
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
 from portal.domain.models.policy import Policy, PolicyVersion, PublishRequest
 from portal.domain.models.sessions import RecoveryCode, ThrottleBucket, UserSession
+from portal.domain.models.shops import ShopConnection
 from portal.domain.models.system import SchedulerHeartbeat
 from portal.domain.models.users import User
 
@@ -106,6 +107,7 @@ __all__ = [
     "SchedulerHeartbeat",
     "Shipment",
     "Shop",
+    "ShopConnection",
     "ThrottleBucket",
     "TrackingEvent",
     "TrackingStaleMark",

@@ -15,6 +15,7 @@ from portal.domain.models import (
     MarketplaceCommand,
     MarketplaceEvent,
     Message,
+    ShopConnection,
     TrackingStaleMark,
 )
 from portal.domain.work.claims import Backoff, WorkQueue
@@ -101,7 +102,22 @@ BUYER_MESSAGES = WorkQueue(
     where=(Message.direction == MessageDirection.OUTBOUND,),
 )
 
+# A shop's access token, refreshed before it expires: an HTTP call, so held under a lease. A refusal
+# (the refresh token expired or was revoked) is not retried: the shop stops syncing and says why.
+SHOP_TOKENS = WorkQueue(
+    kind="shop_tokens",
+    model=ShopConnection,
+    state=ShopConnection.refresh_state,
+    due=ShopConnection.refresh_due_at,
+    attempts=ShopConnection.refresh_attempts,
+    last_error=ShopConnection.refresh_error,
+    ready="scheduled",
+    leased="refreshing",
+    lease=timedelta(minutes=2),
+    backoff=Backoff(first=timedelta(seconds=30), cap=timedelta(minutes=30), max_attempts=6),
+)
+
 ALL: tuple[WorkQueue, ...] = (
-    DEADLINES, MARKETPLACE_INBOX, MARKETPLACE_COMMANDS, TRACKING_STALE, JOBS, BUYER_MESSAGES
+    DEADLINES, MARKETPLACE_INBOX, MARKETPLACE_COMMANDS, TRACKING_STALE, JOBS, BUYER_MESSAGES, SHOP_TOKENS
 )
 BY_KIND: dict[str, WorkQueue] = {queue.kind: queue for queue in ALL}

@@ -1,0 +1,1 @@
+"""Marketplace shops as data: authorising one, its encrypted tokens, their refresh, de-authorisation."""
