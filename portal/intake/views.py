@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
@@ -17,7 +18,10 @@ from portal.domain.enums import Role
 from portal.domain.marketplace import commands, processing
 from portal.domain.marketplace.inbox import InvalidNotification, backlog, receive
 from portal.domain.marketplace.signing import verify_webhook
-from portal.domain.models import MarketplaceCommand, MarketplaceEvent, MarketplaceSyncCursor
+from portal.domain.models import MarketplaceCommand, MarketplaceEvent, MarketplaceSyncCursor, ShopConnection
+from portal.domain.shops.connections import webhook_credentials
+from portal.domain.shops.secrets import Vault
+from portal.domain.types import utcnow
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render
 from portal.webhook_input import BodyTooLarge, read_body
@@ -49,11 +53,15 @@ def tiktok_shop() -> ResponseReturnValue:
         body = read_body(MAX_NOTIFICATION_BYTES)
     except BodyTooLarge:
         return jsonify(code=413, message="notification too large"), 413
-    config = current_app.config
-    secrets = (config["TIKTOK_SHOP_APP_SECRET"], config["TIKTOK_SHOP_APP_SECRET_PREVIOUS"])
-    if not verify_webhook(config["TIKTOK_SHOP_APP_KEY"], secrets, body, request.headers.get("Authorization")):
-        return jsonify(code=401, message="invalid signature"), 401
     session = db_session()
+    # Verified with the credentials of the shop it names: that shop's own app when it is connected in
+    # the portal; any app the portal knows otherwise, so a notice about an unknown shop is kept.
+    credentials = webhook_credentials(
+        session, current_app.config, Vault.from_config(current_app.config), _shop_named(body), utcnow()
+    )
+    header = request.headers.get("Authorization")
+    if not any(verify_webhook(key, secrets, body, header) for key, secrets in credentials):
+        return jsonify(code=401, message="invalid signature"), 401
     try:
         stored = receive(session, body)
         session.commit()
@@ -61,6 +69,15 @@ def tiktok_shop() -> ResponseReturnValue:
         session.rollback()
         return jsonify(code=400, message=str(error)), 400
     return jsonify(code=0, message="success", data={"duplicate": not stored})
+
+
+def _shop_named(body: bytes) -> str:
+    """The shop id a body names, read before its signature is checked (only to choose the key)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    return str(doc.get("shop_id") or "")[:64] if isinstance(doc, dict) else ""
 
 
 @bp.get("/admin/marketplace")
@@ -91,15 +108,19 @@ def sync_status() -> ResponseReturnValue:
         .order_by(MarketplaceCommand.created_at.desc())
         .limit(config["PAGE_SIZE"])
     ).all()
+    shops = dict(
+        session.execute(select(ShopConnection.status, func.count()).group_by(ShopConnection.status)).all()
+    )
     cursors = session.scalars(
         select(MarketplaceSyncCursor).order_by(MarketplaceSyncCursor.shop_id, MarketplaceSyncCursor.resource)
     ).all()
     return render(
         "intake/sync.html",
         connection={
-            "webhook": bool(config["TIKTOK_SHOP_APP_KEY"] and config["TIKTOK_SHOP_APP_SECRET"]),
+            "webhook": bool(shops or (config["TIKTOK_SHOP_APP_KEY"] and config["TIKTOK_SHOP_APP_SECRET"])),
             "rotation": bool(config["TIKTOK_SHOP_APP_SECRET_PREVIOUS"]),
-            "api": bool(config["TIKTOK_SHOP_API_URL"]),
+            "api": bool(config["TIKTOK_SHOP_API_URL"]) or bool(shops.get("connected")),
+            "shops": shops,
         },
         counts=counts,
         oldest_pending=oldest_pending,

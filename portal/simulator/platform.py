@@ -74,8 +74,12 @@ class Platform:
         platform.add_app(app_key, app_secret)
         platform.add_shop(state, app_key, name="Simulated shop", region="US")
         if access_token:
-            platform.access[access_token] = _Token(state.shop_id, float("inf"))
+            platform.fixed_token(state.shop_id, access_token)
         return platform
+
+    def fixed_token(self, shop_id: str, token: str) -> None:
+        """An access token that never expires (a shop set up by hand, outside the authorisation flow)."""
+        self.access[token] = _Token(shop_id, float("inf"))
 
     def add_app(self, key: str, secret: str, redirect_url: str = "") -> SimulatedApp:
         app = SimulatedApp(key, secret, redirect_url)
