@@ -1,5 +1,5 @@
-"""Shops as data: adding and authorising a shop, refused callbacks, encrypted tokens, refresh, de-authorisation,
-per-shop webhooks and decisions, and rotating the encryption key."""
+"""Shops as data: adding and authorising a shop, refused callbacks, encrypted tokens, refresh,
+de-authorisation, per-shop webhooks and decisions, and rotating the encryption key."""
 
 from __future__ import annotations
 
@@ -96,10 +96,12 @@ def test_admin_adds_a_shop_and_connects_it(
     token = next(t for t, grant in market.platform.access.items() if grant.shop_id == SHOP_B)
     assert token not in (connection.access_token or "") and APP_B[1] not in connection.app_secret
     vault = Vault.from_config(app.config)
-    assert vault.open(connection.access_token or "") == token and vault.open(connection.app_secret) == APP_B[1]
+    assert vault.open(connection.access_token or "") == token
+    assert vault.open(connection.app_secret) == APP_B[1]
     assert token not in html and APP_B[1] not in html
     assert connection.refresh_state == "scheduled" and connection.refresh_due_at is not None
-    assert connection.access_expires_at is not None and connection.refresh_due_at < connection.access_expires_at
+    assert connection.access_expires_at is not None
+    assert connection.refresh_due_at < connection.access_expires_at
     actions = set(db.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "shop")))
     assert {"shop.added", "shop.connected"} <= actions
     # The test button asks the marketplace which shops the token covers.
@@ -108,7 +110,9 @@ def test_admin_adds_a_shop_and_connects_it(
     assert "accepts the shop" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("problem", ["wrong_state", "replayed_state", "expired_code", "other_shop", "no_code"])
+@pytest.mark.parametrize(
+    "problem", ["wrong_state", "replayed_state", "expired_code", "other_shop", "no_code"]
+)
 def test_refused_callbacks_store_nothing(
     login: Callable[[Role], FlaskClient], db: Session, market: Marketplace, problem: str
 ) -> None:
@@ -119,7 +123,8 @@ def test_refused_callbacks_store_nothing(
     code = market.platform.issue_code(APP_B[0], SHOP_B)
     expected = "Nothing was stored"
     if problem == "wrong_state":
-        url, message = f"/admin/shops/callback?code={code}&state=forged-{state[:10]}", "not one the portal asked"
+        url = f"/admin/shops/callback?code={code}&state=forged-{state[:10]}"
+        message = "not one the portal asked"
     elif problem == "replayed_state":
         # A first answer with that state was used (and refused); the same state cannot be used again.
         admin.get(f"/admin/shops/callback?code=bogus&state={state}")
@@ -154,7 +159,8 @@ def test_a_state_begun_by_another_admin_or_expired_is_refused(
     connection.auth_user_id = None  # as if another admin had pressed the button
     db.commit()
     code = market.platform.issue_code(APP_B[0], SHOP_B)
-    assert "Another admin" in admin.get(f"/admin/shops/callback?code={code}&state={state}").get_data(as_text=True)
+    html = admin.get(f"/admin/shops/callback?code={code}&state={state}").get_data(as_text=True)
+    assert "Another admin" in html
     state = start_authorisation(admin, connection.shop_id)
     connection = _connection(db)
     connection.auth_state_expires_at = utcnow() - timedelta(seconds=1)
@@ -184,7 +190,9 @@ def test_bad_shop_input_is_refused_and_changes_nothing(
     assert db.scalar(select(Shop.id).where(Shop.name == "Lumen UK")) is None
 
 
-def test_only_admins_reach_shops_and_forms_need_csrf(login: Callable[[Role], FlaskClient], db: Session) -> None:
+def test_only_admins_reach_shops_and_forms_need_csrf(
+    login: Callable[[Role], FlaskClient], db: Session
+) -> None:
     assert login(Role.OPS_MANAGER).get("/admin/shops").status_code == 403
     admin = login(Role.ADMIN)
     assert admin.post("/admin/shops/new", data={"name": "x"}).status_code == 400
@@ -304,7 +312,8 @@ def test_an_authorisation_notice_for_an_unknown_shop_is_kept_and_reported(app: F
                                   headers={"Authorization": signature}).status_code == 200
     process_pending(app.extensions["database"].sessionmaker, None)
     event = db.scalar(select(MarketplaceEvent))
-    assert event is not None and event.state == "failed" and "not connected in the portal" in (event.last_error or "")
+    assert event is not None and event.state == "failed"
+    assert "not connected in the portal" in (event.last_error or "")
 
 
 def test_expiry_notice_warns_admins(
@@ -334,7 +343,8 @@ def test_replacing_the_secret_keeps_the_old_one_for_webhooks(
     for secret in ("new-secret", APP_B[1]):
         body = envelope(1, {"order_id": "O-3", "order_status": "DELIVERED", "update_time": 9}, SHOP_B)
         signature = webhook_signature(APP_B[0], secret, body)
-        assert web.post("/webhooks/tiktok-shop", data=body, headers={"Authorization": signature}).status_code == 200
+        response = web.post("/webhooks/tiktok-shop", data=body, headers={"Authorization": signature})
+        assert response.status_code == 200
 
 
 def test_rotate_keys_re_encrypts_under_the_new_secret_key(
@@ -368,19 +378,20 @@ def test_a_return_from_the_second_shop_uses_its_policy_address_and_credentials(
     login: Callable[[Role], FlaskClient], db: Session, market: Marketplace, app: Flask
 ) -> None:
     from support.factories import publish_policy
+    from support.shops import ITEM
 
     from portal.domain.conversations import outbox
     from portal.domain.conversations.channels import Router
     from portal.domain.enums import AddressKind, CaseStatus
     from portal.domain.marketplace.commands import send_pending
     from portal.domain.models import ReturnAddress
-    from support.shops import ITEM
 
     connection = _connect(login(Role.ADMIN), market, db)
     uk = db.scalar(select(Market).where(Market.shop_id == connection.shop_id))
     assert uk is not None
-    db.add(ReturnAddress(market=uk, kind=AddressKind.LOCAL_WAREHOUSE, label="Leeds", recipient="Lumen Returns",
-                         street="4 Mill Rd", city="Leeds", postcode="LS1 4AB", country="GB", phone="+44 113",
+    db.add(ReturnAddress(market=uk, kind=AddressKind.LOCAL_WAREHOUSE, label="Leeds",
+                         recipient="Lumen Returns", street="4 Mill Rd", city="Leeds", postcode="LS1 4AB",
+                         country="GB", phone="+44 113",
                          carriers="DPD", is_default=True))
     publish_policy(db, UK_POLICY, market=uk)
     db.commit()
