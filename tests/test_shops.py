@@ -210,9 +210,11 @@ def test_return_address_is_added_to_the_shops_market(
     data = {"address-market": str(uk.id), "address-kind": "local_warehouse", "address-label_": "Leeds",
             "address-recipient": "Lumen Returns", "address-street": "4 Mill Rd", "address-city": "Leeds",
             "address-postcode": "LS1 4AB", "address-country": "gb", "address-phone": "+44 113 000",
+            "address-carriers": "DPD",
             "address-is_default": "y", "csrf_token": csrf_token(admin, f"/admin/shops/{connection.shop_id}")}
     bad = admin.post(url, data={**data, "address-country": "G1"})
     assert bad.status_code == 422 and "Two letters" in bad.get_data(as_text=True)
+    assert admin.post(url, data={**data, "address-carriers": ""}).status_code == 422
     other = db.scalar(select(Market).where(Market.shop_id != connection.shop_id))
     assert other is not None
     assert admin.post(url, data={**data, "address-market": str(other.id)}).status_code == 422

@@ -55,7 +55,8 @@ class AddressForm(FlaskForm):
         Regexp(r"^[A-Za-z]{2}$", message=_l("Two letters, such as GB.")),
     ])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=40)])
-    carriers = StringField(_l("Tracked carriers"), validators=[Optional(), Length(max=200)],
+    # Return instructions name the carriers the buyer may use: an address without them cannot be sent.
+    carriers = StringField(_l("Tracked carriers"), validators=[DataRequired(), Length(max=200)],
                            description=_l("Comma-separated, such as “Royal Mail Tracked, DPD”."))
     is_default = BooleanField(_l("Default address of the market"))
 

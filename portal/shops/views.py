@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,6 +22,7 @@ from portal.domain.shops.platform import authorize_url
 from portal.domain.shops.secrets import Vault
 from portal.domain.types import utcnow
 from portal.rendering import render
+from portal.security import CONTENT_SECURITY_POLICY
 from portal.shops.forms import AddressForm, SecretForm, ShopForm
 
 bp = Blueprint("shops", __name__, url_prefix="/admin/shops")
@@ -101,7 +103,7 @@ def _detail_page(shop: Shop, connection: ShopConnection | None, status: int = 20
         .order_by(ReturnAddress.market_id, ReturnAddress.id)
     ).all() if markets else []
     choices = [(m.id, f"{m.code} · {m.name}") for m in markets]
-    return render(
+    response = render(
         "shops/detail.html",
         shop=shop,
         connection=connection,
@@ -113,6 +115,13 @@ def _detail_page(shop: Shop, connection: ShopConnection | None, status: int = 20
         now=utcnow(),
         status=status,
     )
+    # "Authorise" posts here and is redirected to the marketplace: the browser must allow that form target.
+    parts = urlsplit(connections.auth_service(current_app.config).auth_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {origin}"
+    )
+    return response
 
 
 def _load(shop_id: int) -> tuple[Shop, ShopConnection | None] | None:

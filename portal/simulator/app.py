@@ -246,7 +246,7 @@ def create_simulator_app(
             f'<button type="submit">Authorise {escape(shop.name)}</button></form>'
             for shop in platform.shops_of(found.key)
         )
-        html = (f"<!doctype html><title>Authorise {escape(found.name)}</title>"
+        html = (f'<!doctype html><link rel="icon" href="data:,"><title>Authorise {escape(found.name)}</title>'
                 f"<h1>Authorise {escape(found.name)}</h1><p>Choose the shop this app may manage.</p>{rows}")
         return Response(html, mimetype="text/html")
 
