@@ -23,6 +23,7 @@ from portal.db import db_session, get_db
 from portal.domain import analytics as an
 from portal.domain import analytics_build
 from portal.domain.enums import Role
+from portal.domain.lookups import shop_names
 from portal.domain.models import Market
 from portal.domain.types import utcnow
 from portal.rendering import render
@@ -74,10 +75,19 @@ def _selection(args: Any) -> tuple[an.Period, Market | None, list[str]]:
             period = an.Period(start, end)
     market = None
     code = args.get("market", "")[:2]
+    # A shop narrows the market to its own (two shops may both sell into the UK); figures are per market.
+    shop = args.get("shop", "")[:12]
+    markets = select(Market).where(Market.shop_id == int(shop)) if shop.isdigit() else select(Market)
     if code:
-        market = db_session().scalar(select(Market).where(Market.code == code).order_by(Market.id).limit(1))
+        market = db_session().scalar(markets.where(Market.code == code).order_by(Market.id).limit(1))
         if market is None:
             errors.append(_("There is no market %(code)s.", code=code))
+    elif shop.isdigit():
+        found = db_session().scalars(markets.limit(2)).all()
+        if len(found) == 1:
+            market = found[0]
+        else:
+            errors.append(_("Choose one of the shop's markets."))
     return period, market, errors
 
 
@@ -89,6 +99,8 @@ def _context() -> dict[str, Any]:
         "period": period,
         "market": market,
         "markets": markets,
+        "shops": shop_names(session),
+        "shop": request.args.get("shop", "")[:12],
         "errors": errors,
         "presets": PRESETS,
         "today": _today(),

@@ -23,7 +23,7 @@ from portal.domain import analytics_build, lifecycle
 from portal.domain import operations as ops
 from portal.domain.enums import CaseReason, CaseStatus, CaseType, Channel, Role
 from portal.domain.lifecycle import Actor, LifecycleError
-from portal.domain.lookups import market_codes
+from portal.domain.lookups import market_codes, shop_names
 from portal.domain.models import Case, OrderItem, User
 from portal.domain.queue import (
     HAS,
@@ -88,6 +88,7 @@ def filter_from_args(args: Any) -> CaseFilter:
         type=args.get("type", ""),
         reason=args.get("reason", ""),
         market=args.get("market", "")[:2],
+        shop=args.get("shop", "")[:12],
         channel=args.get("channel", ""),
         category=args.get("category", "")[:32],
         sku=args.get("sku", "")[:64],
@@ -176,6 +177,7 @@ def queue() -> ResponseReturnValue:
             markets=cache.get(
                 "markets", seconds, lambda: market_codes(session)
             ),
+            shops=cache.get("shops", seconds, lambda: shop_names(session)),
             categories=cache.get(
                 "categories",
                 seconds * 20,

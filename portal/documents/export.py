@@ -52,6 +52,7 @@ class ExportFilter:
     market: str = ""
     type: str = ""
     disputed_only: bool = False
+    shop: str = ""  # a shop id: only that shop's cases
 
     def to_params(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,6 +68,7 @@ class ExportFilter:
             market=params.get("market") or "",
             type=params.get("type") or "",
             disputed_only=bool(params.get("disputed_only")),
+            shop=str(params.get("shop") or ""),
         )
 
     def problems(self) -> list[str]:
@@ -98,6 +100,8 @@ def export_query(case_filter: ExportFilter) -> Select[Any]:
         )
     if case_filter.type:
         query = query.where(Case.type == CaseType(case_filter.type))
+    if case_filter.shop.isdigit():
+        query = query.where(Case.shop_id == int(case_filter.shop))
     if case_filter.disputed_only:
         query = query.where(_disputed() | (Case.type == CaseType.DISPUTE))
     return query.order_by(Case.opened_at, Case.id)

@@ -17,10 +17,14 @@ class ExportForm(FlaskForm):
     market = SelectField(_l("Market"), choices=[], default="")
     type = SelectField(_l("Case type"), choices=[], default="")
     disputed_only = BooleanField(_l("Disputed cases only"))
+    shop = SelectField(_l("Shop"), choices=[], default="")
 
-    def __init__(self, markets: list[str], *args: object, **kwargs: object) -> None:
+    def __init__(
+        self, markets: list[str], *args: object, shops: list[tuple[int, str]] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.market.choices = [("", _l("All markets")), *[(code, code) for code in markets]]
+        self.shop.choices = [("", _l("Any shop")), *[(str(id_), name) for id_, name in shops or []]]
         self.type.choices = [("", _l("All types")), *[(t.value, label(t)) for t in CaseType]]
 
     def validate_date_to(self, field: DateField) -> None:

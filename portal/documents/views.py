@@ -28,7 +28,7 @@ from portal.documents.instructions import instructions_filename, render_return_i
 from portal.documents.render import RenderError
 from portal.domain.attachments import StorageError, writing
 from portal.domain.enums import CaseType, Role
-from portal.domain.lookups import market_codes
+from portal.domain.lookups import market_codes, shop_names
 from portal.domain.models import Case, Dispute, Job, Market, Order
 from portal.domain.storage import ObjectStore
 from portal.errors import storage_message
@@ -209,7 +209,7 @@ def export_work(context: JobContext) -> tuple[dict[str, Any], str]:
 def exports() -> ResponseReturnValue:
     """The export form and recent exports; a valid POST starts an export and goes to its progress page."""
     session = db_session()
-    form = ExportForm(market_codes(session))
+    form = ExportForm(market_codes(session), shops=shop_names(session))
     if not form.is_submitted():
         return render("documents/exports.html", form=form, jobs=_recent_exports(), is_stale=is_stale)
     if form.validate():
@@ -219,6 +219,7 @@ def exports() -> ResponseReturnValue:
             form.market.data or "",
             form.type.data or "",
             bool(form.disputed_only.data),
+            shop=form.shop.data or "",
         )
         problem = _export_refused(session, count_export(session, case_filter))
         if problem is None:

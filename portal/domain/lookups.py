@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain.models import Case, EvidenceItem, Market, Order, Shipment
+from portal.domain.models import Case, EvidenceItem, Market, Order, Shipment, Shop
 
 
 def load_case(session: Session, number: str | None = None, case_id: int | None = None) -> Case | None:
@@ -37,6 +37,12 @@ def load_case(session: Session, number: str | None = None, case_id: int | None =
 
 def market_codes(session: Session) -> list[str]:
     return sorted(session.scalars(select(Market.code).distinct()))
+
+
+def shop_names(session: Session) -> list[tuple[int, str]]:
+    """Every shop's id and name, for filters (a single shop needs no filter: callers hide it then)."""
+    rows = session.execute(select(Shop.id, Shop.name).order_by(Shop.name, Shop.id))
+    return [(row.id, row.name) for row in rows]
 
 
 def next_case_number(session: Session) -> str:

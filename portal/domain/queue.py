@@ -66,6 +66,7 @@ class CaseFilter:
     type: str = ""
     reason: str = ""
     market: str = ""
+    shop: str = ""  # a shop id: that shop's cases only
     channel: str = ""
     category: str = ""
     sku: str = ""  # cases with an item of this SKU
@@ -164,6 +165,8 @@ def case_query(f: CaseFilter) -> Select[Case]:
         query = query.where(Case.reason == CaseReason(f.reason))
     if f.market:
         query = query.where(Case.market_id.in_(select(Market.id).where(Market.code == f.market)))
+    if f.shop.isdigit():
+        query = query.where(Case.shop_id == int(f.shop))
     if f.channel in Channel._value2member_map_:
         query = query.where(Case.order_id.in_(select(Order.id).where(Order.channel == Channel(f.channel))))
     if f.category:
