@@ -228,7 +228,8 @@ def test_return_address_is_added_to_the_shops_market(
 def test_tokens_are_refreshed_before_they_expire_and_a_refused_refresh_stops_the_shop(
     login: Callable[[Role], FlaskClient], db: Session, market: Marketplace, app: Flask
 ) -> None:
-    connection = _connect(login(Role.ADMIN), market, db)
+    admin = login(Role.ADMIN)
+    connection = _connect(admin, market, db)
     factory, vault = app.extensions["database"].sessionmaker, Vault.from_config(app.config)
     old = vault.open(connection.access_token or "")
     due = connection.refresh_due_at
@@ -254,6 +255,9 @@ def test_tokens_are_refreshed_before_they_expire_and_a_refused_refresh_stops_the
     assert "refresh_token is invalid" in (connection.status_reason or "")
     with factory() as session:
         assert SHOP_B in load_clients(session, vault, app.config).blocked
+    html = admin.get("/cases").get_data(as_text=True)
+    assert "stopped syncing" in html and "refresh_token is invalid" in html
+    assert "Token refresh of shop “Lumen UK”" in admin.get("/admin/failed-work").get_data(as_text=True)
 
 
 def test_deauthorisation_warns_admins_and_stops_only_that_shop(

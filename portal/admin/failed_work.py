@@ -25,6 +25,7 @@ from portal.domain.models import (
     MarketplaceCommand,
     MarketplaceEvent,
     Message,
+    ShopConnection,
     TrackingStaleMark,
 )
 from portal.domain.work import claims
@@ -70,6 +71,10 @@ def _message(row: Message) -> tuple[str, int | None]:
     return _("Message to the buyer (%(channel)s)", channel=row.channel), row.case_id
 
 
+def _token(row: ShopConnection) -> tuple[str, int | None]:
+    return _("Token refresh of shop “%(name)s”", name=row.shop.name), None
+
+
 def _job(row: Job) -> tuple[str, int | None]:
     return _("Background job %(id)s (%(kind)s)", id=row.id, kind=row.kind), None
 
@@ -88,6 +93,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(BY_KIND["tracking_stale"], _l("Stale tracking alerts"), _mark),
     Kind(BY_KIND["jobs"], _l("Background jobs"), _job),
     Kind(BY_KIND["buyer_messages"], _l("Messages to buyers"), _message),
+    Kind(BY_KIND["shop_tokens"], _l("Shop token refreshes"), _token),
 )
 _BY_KIND = {kind.queue.kind: kind for kind in KINDS}
 
