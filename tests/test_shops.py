@@ -424,3 +424,33 @@ def test_a_return_from_the_second_shop_uses_its_policy_address_and_credentials(
     router = Router({**app.config, "MESSAGE_CHANNEL": "auto"}, shops=clients)
     assert outbox.dispatch(factory, router, app.extensions["attachments"]) >= 1
     assert market.b.state.shop_messages() and not market.a.state.shop_messages()
+
+
+def test_a_refused_token_stops_the_shop_with_its_reason_until_a_refresh_fixes_it(
+    login: Callable[[Role], FlaskClient], db: Session, market: Marketplace, app: Flask
+) -> None:
+    from portal.intake.scheduled import reconcile_shops
+
+    admin = login(Role.ADMIN)
+    _connect(admin, market, db)
+    factory, vault = app.extensions["database"].sessionmaker, Vault.from_config(app.config)
+    app.config["MARKETPLACE_SYNC_SECONDS"] = 0
+    # The marketplace stops accepting the shop's access token (its refresh token still works).
+    market.platform.access = {k: v for k, v in market.platform.access.items() if v.shop_id != SHOP_B}
+    reconcile_shops(app, factory)
+    connection = _connection(db)
+    assert connection.status == "failed" and "access token is invalid" in (connection.status_reason or "")
+    assert connection.refresh_state == "scheduled"
+    assert "stopped syncing" in admin.get("/cases").get_data(as_text=True)
+    # Shop B is not polled again while stopped; shop A goes on.
+    from portal.domain.models import MarketplaceSyncCursor
+
+    runs = {c.shop_id: c.last_run_at for c in db.scalars(select(MarketplaceSyncCursor))}
+    reconcile_shops(app, factory)
+    db.expire_all()
+    again = {c.shop_id: c.last_run_at for c in db.scalars(select(MarketplaceSyncCursor))}
+    assert again[SHOP_B] == runs[SHOP_B] and again[SHOP_A] != runs[SHOP_A]
+    # The refresh that was scheduled at once brings it back.
+    assert refresh_due(factory, vault, app.config, now=utcnow() + timedelta(seconds=1)).refreshed == 1
+    assert _connection(db).status == "connected"
+    assert 'id="shop-warnings"' not in admin.get("/cases").get_data(as_text=True)

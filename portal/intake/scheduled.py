@@ -42,9 +42,11 @@ def _token_refused(factory: sessionmaker[Session], refused: dict[str, str]) -> N
 def process_inbox(app: Flask, factory: sessionmaker[Session]) -> int:
     clients = shop_clients(app, factory)
     try:
-        return process_pending(factory, clients, store=app.extensions["attachments"]).total
+        result = process_pending(factory, clients, store=app.extensions["attachments"])
     finally:
         clients.close()
+    _token_refused(factory, result.token_refused)
+    return result.total
 
 
 @periodic("marketplace outbox")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.domain.attachments import AttachmentStore
@@ -30,6 +31,8 @@ class ProcessResult:
     ignored: int = 0
     retried: int = 0
     failed: int = 0
+    # Shops (the marketplace's ids) whose access token the marketplace refused, with its answer.
+    token_refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -84,7 +87,8 @@ def _failure(error: Exception) -> tuple[str, bool]:
     """The message to keep and whether trying again can help."""
     retryable = not isinstance(error, ProcessingError) or error.retryable
     if isinstance(error, MarketplaceError):
-        retryable = error.retryable or error.code is None
+        # A refused token is the shop's problem, not the event's: it waits while the token is refreshed.
+        retryable = error.retryable or error.code is None or error.token_refused
     if isinstance(error, ProcessingError | MarketplaceError):
         return str(error), retryable
     return traceback.format_exc(), retryable
@@ -102,6 +106,10 @@ def _process_batch(
                     outcome = _apply_claimed(session, event_id, clients, store)
             except Exception as error:
                 message, retryable = _failure(error)
+                if isinstance(error, MarketplaceError) and error.token_refused:
+                    shop = select(MarketplaceEvent.shop_id).where(MarketplaceEvent.id == event_id)
+                    shop_id = session.scalar(shop)
+                    result.token_refused[shop_id or ""] = str(error)
                 failure = claims.fail(
                     session, MARKETPLACE_INBOX, event_id, now, message, retryable,
                     holding="done", reset={"processed_at": None},
