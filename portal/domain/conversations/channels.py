@@ -275,7 +275,8 @@ class MarketplaceChannel:
         )
 
     def close(self) -> None:
-        pass
+        if self.shops is not None:
+            self.shops.close()
 
 
 class Router:
@@ -301,7 +302,7 @@ class Router:
 
     def copy(self) -> Router:
         """A router with connections of its own, for another sending thread."""
-        return Router(self.config, self.shop_name, self.shops)
+        return Router(self.config, self.shop_name, self.shops.copy() if self.shops is not None else None)
 
     def order(self) -> list[str]:
         if self.mode == "case_record":

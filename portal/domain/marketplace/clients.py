@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+
+import requests
 
 from portal.domain.marketplace.client import MarketplaceClient
 
@@ -35,6 +38,18 @@ class ShopClients:
         if shop_id in self.blocked:
             raise ShopUnavailable(self.blocked[shop_id])
         return self.fallback
+
+    def copy(self) -> ShopClients:
+        """The same clients with connections of their own, for another sending thread."""
+
+        def fresh(client: MarketplaceClient) -> MarketplaceClient:
+            return dataclasses.replace(client, http=requests.Session())
+
+        return ShopClients(
+            connected={shop: fresh(client) for shop, client in self.connected.items()},
+            blocked=dict(self.blocked),
+            fallback=fresh(self.fallback) if self.fallback is not None else None,
+        )
 
     def close(self) -> None:
         for client in {id(c): c for c in [*self.connected.values(), self.fallback] if c}.values():
