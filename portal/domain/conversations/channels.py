@@ -241,7 +241,9 @@ class MarketplaceChannel:
             if outgoing.attachment is not None:
                 self._send_file(client, conversation, outgoing)
         except MarketplaceError as error:
-            raise DeliveryError(f"marketplace: {error}", retryable=error.retryable) from None
+            # A refused token waits with backoff for the shop's token refresh rather than failing for good.
+            retryable = error.retryable or error.token_refused
+            raise DeliveryError(f"marketplace: {error}", retryable=retryable) from None
         return Delivery(
             MessageStatus.DELIVERED,
             external_id=str(answer.get("message_id") or "") or None,
