@@ -263,10 +263,14 @@ def test_tokens_are_refreshed_before_they_expire_and_a_refused_refresh_stops_the
 def test_deauthorisation_warns_admins_and_stops_only_that_shop(
     login: Callable[[Role], FlaskClient], db: Session, market: Marketplace, app: Flask
 ) -> None:
+    import requests
+
     admin = login(Role.ADMIN)
     _connect(admin, market, db)
     factory, vault = app.extensions["database"].sessionmaker, Vault.from_config(app.config)
-    market.platform.deauthorise(SHOP_B)
+    assert requests.post(f"{market.url}/_simulator/shops/unknown/deauthorise", timeout=5).status_code == 404
+    answer = requests.post(f"{market.url}/_simulator/shops/{SHOP_B}/deauthorise", timeout=5)
+    assert answer.status_code == 200 and answer.json()["data"]["type"] == 6
     assert market.notifier(market.b, webhook_deliverer(app)).flush() == 1
     with factory() as session:
         clients = load_clients(session, vault, app.config)

@@ -232,6 +232,14 @@ def create_simulator_app(
                                  if not wanted or wanted == shop_id
                                  for m in shop.state.shop_messages()])
 
+    @app.post("/_simulator/shops/<shop_id>/deauthorise")
+    def deauthorise(shop_id: str) -> Response:
+        """De-authorise a shop on request (people trying the portal, tests): its tokens stop working and
+        the de-authorisation notification waits to be delivered."""
+        if shop_id not in platform.shops:
+            return _answer(code=404, message="unknown shop", status=404)
+        return _answer(platform.deauthorise(shop_id))
+
     @app.get(AUTHORIZE_PATH)
     def authorize_page() -> Response:
         """The seller's authorisation page: pick the shop to authorise the app for."""
