@@ -458,3 +458,17 @@ def test_a_refused_token_stops_the_shop_with_its_reason_until_a_refresh_fixes_it
     assert refresh_due(factory, vault, app.config, now=utcnow() + timedelta(seconds=1)).refreshed == 1
     assert _connection(db).status == "connected"
     assert 'id="shop-warnings"' not in admin.get("/cases").get_data(as_text=True)
+
+
+def test_each_sending_thread_gets_its_own_connections() -> None:
+    from portal.domain.marketplace.client import MarketplaceClient
+    from portal.domain.marketplace.clients import ShopClients, ShopUnavailable
+
+    shops = ShopClients(connected={SHOP_B: MarketplaceClient("http://b", "kb", "sb", "tb")},
+                        blocked={"9": "shop 9 is deauthorised: gone"},
+                        fallback=MarketplaceClient("http://a", "ka", "sa", "ta"))
+    copy = shops.copy()
+    assert copy.connected[SHOP_B].http is not shops.connected[SHOP_B].http
+    assert copy.connected[SHOP_B].access_token == "tb" and copy.for_shop("other") is not shops.fallback
+    with pytest.raises(ShopUnavailable, match="deauthorised"):
+        copy.for_shop("9")
