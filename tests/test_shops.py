@@ -339,6 +339,15 @@ def test_expiry_notice_warns_admins(
     assert "expires soon; authorise it again" in admin.get("/cases").get_data(as_text=True)
 
 
+def test_a_refresh_token_near_its_end_warns_admins(
+    login: Callable[[Role], FlaskClient], db: Session, market: Marketplace
+) -> None:
+    admin = login(Role.ADMIN)
+    market.b.refresh_lifetime = 3 * 86400  # no refresh can carry the shop past three days
+    _connect(admin, market, db)
+    assert "expires soon; authorise it again" in admin.get("/cases").get_data(as_text=True)
+
+
 def test_replacing_the_secret_keeps_the_old_one_for_webhooks(
     login: Callable[[Role], FlaskClient], db: Session, market: Marketplace, app: Flask
 ) -> None:

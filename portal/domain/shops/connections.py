@@ -25,6 +25,8 @@ DEFAULT_AUTH_URL = "https://auth.tiktok-shops.com"
 STATE_LIFETIME = timedelta(minutes=15)
 # A token is refreshed a day before it expires, or halfway through a shorter life.
 REFRESH_AHEAD = timedelta(days=1)
+# Admins are warned this long before a shop's refresh token ends: only a new authorisation helps then.
+REAUTHORISE_AHEAD = timedelta(days=7)
 # After the app secret is replaced, webhooks signed with the old one are still accepted this long.
 PREVIOUS_SECRET_GRACE = timedelta(days=7)
 
@@ -296,12 +298,15 @@ def _open(vault: Vault, value: str) -> str:
         return ""
 
 
-def needs_attention(session: Session) -> list[ShopConnection]:
-    """Connections an admin must act on: de-authorised, failed, or expiring soon."""
+def needs_attention(session: Session, now: datetime | None = None) -> list[ShopConnection]:
+    """Connections an admin must act on: de-authorised, failed, or expiring soon (the marketplace said
+    so, or the refresh token itself ends within REAUTHORISE_AHEAD: no refresh can extend it)."""
+    soon = (now or utcnow()) + REAUTHORISE_AHEAD
     return list(session.scalars(
         select(ShopConnection)
         .where(ShopConnection.status.in_(("deauthorised", "failed"))
-               | ShopConnection.expires_warning_at.is_not(None))
+               | ShopConnection.expires_warning_at.is_not(None)
+               | ((ShopConnection.status == "connected") & (ShopConnection.refresh_expires_at < soon)))
         .order_by(ShopConnection.id)
     ))
 
