@@ -22,8 +22,8 @@ def upgrade() -> None:
     op.create_table(
         "shop_connections",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("shop_id", sa.Integer(), sa.ForeignKey("shops.id", name="fk_shop_connections_shop_id_shops"),
-                  nullable=False),
+        sa.Column("shop_id", sa.Integer(),
+                  sa.ForeignKey("shops.id", name="fk_shop_connections_shop_id_shops"), nullable=False),
         sa.Column("app_key", sa.String(64), nullable=False),
         sa.Column("app_secret", sa.Text(), nullable=False),
         sa.Column("previous_secret", sa.Text(), nullable=True),

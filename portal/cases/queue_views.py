@@ -111,8 +111,8 @@ def filter_from_args(args: Any) -> CaseFilter:
 # each as long as it reads it, so a crafted link cannot fill the session cookie.
 QUEUE_ARGS_KEY = "queue_args"
 FILTER_ARGS = (
-    "q", "status", "view", "queue", "type", "reason", "market", "channel", "category", "sku", "campaign",
-    "assignee", "value_min", "value_max", "from", "to", "sort", "tz", "has",
+    "q", "status", "view", "queue", "type", "reason", "market", "shop", "channel", "category", "sku",
+    "campaign", "assignee", "value_min", "value_max", "from", "to", "sort", "tz", "has",
 )
 
 
