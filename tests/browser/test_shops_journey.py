@@ -75,6 +75,7 @@ def test_admin_connects_a_second_shop_and_it_is_stopped_alone(page: Page, world:
     page.get_by_label("App key").fill(APP_B[0])
     page.get_by_label("App secret").fill(APP_B[1])
     page.get_by_label("UK · United Kingdom").check()
+    screenshot(page, "shop-new", full_page=True)
     page.get_by_role("button", name="Add the shop").click()
     expect(page.locator(".flash-success")).to_contain_text("Authorise it on the marketplace")
     expect(page.locator("#shop-connection")).to_contain_text("not authorised yet")
