@@ -67,7 +67,7 @@ PAGES: dict[Role, list[str]] = {
                        "/policies/{policy}/edit", "/policies/{policy}/diff"],
     Role.AUDITOR: [*_EVERYONE, *_READERS],
     Role.ADMIN: [*_EVERYONE, *_READERS, *_MANAGERS, "/admin/users", "/admin/tokens", "/admin/failed-work",
-                 "/admin/marketplace"],
+                 "/admin/marketplace", "/admin/shops", "/admin/shops/new", "/admin/shops/{shop}"],
 }
 
 
@@ -95,6 +95,7 @@ def _placeholders(session: Session) -> dict[str, Any]:
         "policy": version.policy_id,
         "version": version.number,
         "market": market.id,
+        "shop": market.shop_id,
         "macro": macro.id,
         "template": "return_approved/en",
     }
