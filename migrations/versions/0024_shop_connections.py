@@ -1,7 +1,7 @@
 """Shop connections: each shop's marketplace app, encrypted tokens, authorisation state and token refresh.
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-30 10:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
