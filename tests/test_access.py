@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import pypdf
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -75,6 +76,9 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cases.apply_macro": STAFF,
     "cases.retry_message": STAFF,
     "cases.message_attachment": EVERYONE,
+    "cases.add_return_label": STAFF,
+    "cases.return_label": EVERYONE,
+    "cases.insurance_claimed": STAFF,
     "policies.index": EVERYONE,
     "policies.version": EVERYONE,
     "policies.show": EVERYONE,
@@ -168,6 +172,13 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
     png = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(png, "PNG")
     sha = store_attachment(db, app.extensions["attachments"], png.getvalue(), "image/png").sha256
+    label = io.BytesIO()
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.write(label)
+    label_sha = store_attachment(
+        db, app.extensions["attachments"], label.getvalue(), "application/pdf"
+    ).sha256
     db.add(
         EvidenceItem(
             case=case, kind=EvidenceKind.PHOTO, source=EvidenceSource.BUYER, sha256=sha, filename="photo.png"
@@ -221,6 +232,8 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
                 case=case,
                 rma_number="RMA-ACCESS",
                 status=ReturnStatus.APPROVED,
+                label_sha256=label_sha,
+                label_name="label.pdf",
                 return_address_id=market.return_addresses[0].id,
                 shipping_payer=ShippingPayer.BUYER,
             ),
@@ -252,6 +265,8 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
         "action": "sign_out",
         "request_id": "1",
         "decision": "reject",
+        "rma": "RMA-ACCESS",
+        "claim_id": "1",
     }
 
 
