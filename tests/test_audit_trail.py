@@ -164,7 +164,8 @@ def test_csv_export_holds_the_filtered_entries_readably(
     assert response.is_streamed
     assert response.headers["Content-Disposition"].startswith('attachment; filename="audit-trail-')
     rows = _csv(response)
-    assert rows[0] == ["When (UTC)", "Who", "What", "Case", "Changes", "Action", "Entity", "Details", "Position"]
+    assert rows[0] == ["When (UTC)", "Who", "What", "Case", "Changes", "Action", "Entity", "Details",
+                       "Position"]
     assert [r[5] for r in rows[1:]] == ["deadline.fired", "case.status_changed"]  # newest first
     fired, status = rows[1], rows[2]
     assert status[0] == "2026-03-02T03:00:00+00:00"
@@ -211,8 +212,9 @@ def test_every_kind_of_entry_has_a_sentence_of_its_own(app: object, db: Session)
     with app.test_request_context():  # type: ignore[attr-defined]
         for action in [*readable.SENTENCES, *(f"case.{k}" for k in readable.CASE_SENTENCES)]:
             entry = AuditEntry(action=action, entity_type="x", entity_id="1", actor_label="system",
-                               details={"email": "a@b.test", "name": "N", "number": 3, "from": "new", "to": "x",
-                                        "amount": "1.50", "currency": "USD", "days": 2, "sessions_ended": 1})
+                               details={"email": "a@b.test", "name": "N", "number": 3, "from": "new",
+                                        "to": "x", "amount": "1.50", "currency": "USD", "days": 2,
+                                        "sessions_ended": 1})
             text = readable.sentence(entry)
             assert text and text != action, action
 
@@ -235,5 +237,6 @@ def test_the_trail_reads_the_log_without_changing_it(
         auditor.get("/audit")
         auditor.get("/audit/export.csv")
     db.expire_all()
-    after = db.execute(select(AuditEntry.id, AuditEntry.details).where(AuditEntry.action != "user.login")).all()
+    after = db.execute(
+        select(AuditEntry.id, AuditEntry.details).where(AuditEntry.action != "user.login")).all()
     assert after == before

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, flash, redirect, request, stream_with_context, url_for
@@ -41,6 +42,10 @@ class Filters:
     values: dict[str, str]
     trail: TrailFilter = TrailFilter()
     errors: dict[str, str] = field(default_factory=dict)
+
+    def query(self) -> dict[str, Any]:
+        """The filters as an address's query, for the export link and the way back to the trail."""
+        return {name: value for name, value in self.values.items() if value}
 
 
 def _day(text: str, name: str, errors: dict[str, str]) -> date | None:
@@ -121,7 +126,6 @@ def log() -> ResponseReturnValue:
         found = audit_trail.page(db_session(), filters.trail, request.args.get("after"),
                                  current_app.config["PAGE_SIZE"])
         items, next_cursor = rows_for(found.items), found.next_cursor
-    export_args = {name: value for name, value in filters.values.items() if value}
     return render(
         "audit/log.html",
         "audit/partials/_rows.html",
@@ -134,7 +138,7 @@ def log() -> ResponseReturnValue:
         actions=readable.known_actions(),
         no_person=NO_PERSON,
         zone=select_timezone(),
-        export_url=url_for("audit.export_csv", **export_args),
+        export_url=url_for("audit.export_csv", **filters.query()),
         more_url=next_page_url(next_cursor),
         appending=bool(request.args.get("after")) and wants_fragment(),
     )
@@ -170,7 +174,7 @@ def _csv_lines(filters: TrailFilter, zone: str, headings: list[str]) -> Iterator
 def export_csv() -> ResponseReturnValue:
     """The filtered entries as CSV, streamed a batch at a time; refused beyond EXPORT_MAX_ROWS."""
     filters = read_filters(request.args)
-    back = {name: value for name, value in filters.values.items() if value}
+    back = filters.query()
     if filters.errors:
         flash(_("Fix the filters before exporting."), "error")
         return redirect(url_for("audit.log", **back), 303)

@@ -116,9 +116,9 @@ def names_for(session: Session, entries: Iterable[AuditEntry]) -> Names:
     people: dict[int, str] = {}
     numbers: dict[str, str] = {}
     if actor_ids:
-        named = session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).tuples().all()
-        people = dict(named)
+        named = session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()
+        people = {user_id: name for user_id, name in named}
     if case_ids:
-        found = session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).tuples().all()
+        found = session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all()
         numbers = {str(case_id): number for case_id, number in found}
     return Names(people, numbers)
