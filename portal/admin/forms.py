@@ -20,8 +20,8 @@ class ProfileFields(FlaskForm):
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     role = SelectField(_l("Role"))
-    locale = SelectField(_l("Language"))
-    timezone = SelectField(_l("Time zone"))
+    locale = SelectField(_l("Language"), default="")
+    timezone = SelectField(_l("Time zone"), default="")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
