@@ -68,6 +68,7 @@ def test_entries_read_as_sentences_with_names_case_links_and_changes(
     assert html.count('href="/cases/AS-700001"') == 2
     assert "<del>CS agent</del> → <ins>Auditor</ins>" in html  # a changed field, before → after
     assert "<details><summary>Raw entry <code>user.role_changed</code>" in html
+    assert "Note: hello" in html
     assert "&#34;cs_agent&#34;" in html or "&quot;cs_agent&quot;" in html  # the raw JSON stays available
 
 
@@ -175,15 +176,21 @@ def test_csv_export_holds_the_filtered_entries_readably(
     assert fired[3] == "AS-700001"
 
 
-def test_csv_cells_cannot_start_a_formula(login: Callable[[Role], FlaskClient], db: Session) -> None:
-    _entry(db, "case.rejected", "case", "=HYPERLINK(\"x\")", {"kind": "rejected", "reason": "=1+2"})
+def test_csv_cells_cannot_start_a_formula(
+    login: Callable[[Role], FlaskClient], db: Session, password_hash: str
+) -> None:
+    sly = User(email="sly@example.test", name="=2+3", role=Role.CS_AGENT, password_hash=password_hash)
+    db.add(sly)
+    db.flush()
+    _entry(db, "case.rejected", "case", "=HYPERLINK(\"x\")", {"kind": "rejected", "reason": "=1+2"},
+           actor=sly)
     _entry(db, "macro.created", "macro", 1, {"name": "@SUM(A1)", "actions": "-2+3"})
     db.commit()
     rows = _csv(login(Role.AUDITOR).get("/audit/export.csv"))
     cells = [cell for row in rows[1:] for cell in row]
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
-    assert "'=HYPERLINK(\"x\")" in cells
-    assert "Created the macro “@SUM(A1)”" in cells
+    assert "'=HYPERLINK(\"x\")" in cells and "'=2+3" in cells  # the case and the person's name
+    assert "Created the macro “@SUM(A1)”" in cells and "Rejected: =1+2" in cells
 
 
 def test_an_export_larger_than_the_bound_is_refused(

@@ -18,6 +18,8 @@ from portal.i18n import format_money
 from portal.labels import label, purpose_label
 
 Details = dict[str, Any]
+# Enough of a note to recognise it; the whole text is in the raw entry.
+NOTE_SHOWN = 200
 Sentence = Callable[[Details], str]
 
 
@@ -132,7 +134,8 @@ CASE_SENTENCES: dict[str, Sentence] = {
     "deadline_set": lambda d: _("Deadline set: %(name)s", name=label(d.get("name"))),
     "deadline_expired": lambda d: _("Deadline ran out: %(name)s", name=label(d.get("name"))),
     "dispute_opened": lambda d: _("Dispute opened on the marketplace"),
-    "note": lambda d: _("Note"),
+    "note": lambda d: (_("Note: %(text)s", text=_text(d.get("text"))[:NOTE_SHOWN]) if d.get("text")
+                       else _("Note")),
     "decided": lambda d: _("Policy decided %(event)s: %(actions)s", event=d.get("event"),
                            actions=", ".join(str(a) for a in d.get("actions") or [])),
     "action_skipped": lambda d: _("Skipped %(action)s: %(reason)s", action=d.get("action"),
