@@ -247,3 +247,13 @@ def test_the_trail_reads_the_log_without_changing_it(
     after = db.execute(
         select(AuditEntry.id, AuditEntry.details).where(AuditEntry.action != "user.login")).all()
     assert after == before
+
+
+def test_the_export_reads_every_entry_once_in_batches(app: object, db: Session) -> None:
+    from portal.domain import audit_trail
+
+    ids = [_entry(db, "case.note", "case", f"AS-6{i:05d}", {"kind": "note"}) for i in range(7)]
+    db.commit()
+    found = list(audit_trail.batches(db, audit_trail.TrailFilter(action="case."), size=3))
+    assert [len(batch) for batch in found] == [3, 3, 1]
+    assert [e.id for batch in found for e in batch] == sorted(ids, reverse=True)

@@ -76,16 +76,12 @@ def page(session: Session, f: TrailFilter, cursor: str | None, size: int) -> Any
 
 
 def batches(session: Session, f: TrailFilter, size: int = 500) -> Iterator[list[AuditEntry]]:
-    """Every matching entry, newest first, a batch at a time, so memory stays flat however many match.
-
-    The session's identity map holds entries weakly: a batch already written out is let go."""
-    cursor: str | None = None
-    while True:
-        chunk = page(session, f, cursor, size)
-        yield chunk.items
-        if chunk.next_cursor is None:
-            return
-        cursor = chunk.next_cursor
+    """Every matching entry, newest first, a batch at a time from one streamed query (one sort, however
+    many match), so memory stays flat."""
+    query = (trail_query(session, f).order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
+             .execution_options(yield_per=size))
+    for partition in session.scalars(query).partitions(size):
+        yield list(partition)
 
 
 @dataclass(frozen=True)
