@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask_babel import ngettext
+from flask_babel import ngettext as babel_ngettext
 
 from portal import formatting
 from portal.domain.models import AuditEntry
@@ -20,9 +20,18 @@ from portal.labels import label, purpose_label
 
 def _(message: str, **values: Any) -> str:
     """gettext that looks each message up once per language: an export says the same few sentences
-    tens of thousands of times, and Flask-Babel's own lookup is the slowest part of a row."""
+    tens of thousands of times, and Flask-Babel's own lookup is the slowest part of a row. A detail an
+    older entry lacks reads as a dash, not as "None"."""
     text = formatting.gettext(message)
-    return text % values if values else text
+    return text % _dashed(values) if values else text
+
+
+def ngettext(singular: str, plural: str, num: int, **values: Any) -> str:
+    return babel_ngettext(singular, plural, num, **_dashed(values))
+
+
+def _dashed(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: "—" if value is None else value for key, value in values.items()}
 
 
 Details = dict[str, Any]
@@ -33,6 +42,10 @@ Sentence = Callable[[Details], str]
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _label(value: Any) -> str | None:
+    return None if value is None else label(value)
 
 
 def _money(d: Details) -> str:
@@ -74,7 +87,7 @@ def _assigned(d: Details) -> str:
 SENTENCES: dict[str, Sentence] = {
     # People and sign-in.
     "user.created": lambda d: _("Created the user %(email)s (%(role)s)", email=d.get("email"),
-                                role=label(d.get("role"))),
+                                role=_label(d.get("role"))),
     "user.login": _signed_in,
     "user.logout": lambda d: _("Signed out"),
     "user.password_changed": lambda d: ngettext(
@@ -98,7 +111,7 @@ SENTENCES: dict[str, Sentence] = {
         "Set a new password through a reset link; %(num)d session ended",
         "Set a new password through a reset link; %(num)d sessions ended", int(d.get("sessions_ended") or 0)),
     "api_token.created": lambda d: _("Created the API token “%(name)s” (%(role)s)", name=d.get("name"),
-                                     role=label(d.get("role"))),
+                                     role=_label(d.get("role"))),
     "api_token.revoked": lambda d: _("Revoked the API token “%(name)s”", name=d.get("name")),
     # Policies, messages, deadlines.
     "policy.created": lambda d: _("Created a policy for market %(market)s", market=d.get("market")),
@@ -116,12 +129,12 @@ SENTENCES: dict[str, Sentence] = {
     "message_template.saved": lambda d: _("Saved version %(number)s of a message to buyers",
                                           number=d.get("number")),
     "deadline_setting.saved": lambda d: _("Set the deadline %(name)s to %(hours)s hours",
-                                          name=label(d.get("name")), hours=d.get("hours")),
+                                          name=_label(d.get("name")), hours=d.get("hours")),
     "deadline_setting.removed": lambda d: _("Removed a setting of the deadline %(name)s",
-                                            name=label(d.get("name"))),
+                                            name=_label(d.get("name"))),
     "business_calendar.saved": lambda d: _("Changed a market's business hours (%(opens)s–%(closes)s)",
                                            opens=d.get("opens"), closes=d.get("closes")),
-    "deadline.fired": lambda d: _("Deadline ran out: %(name)s", name=label(d.get("name"))),
+    "deadline.fired": lambda d: _("Deadline ran out: %(name)s", name=_label(d.get("name"))),
     "work.retried": lambda d: _("Queued failed work again"),
     "demo.seeded": lambda d: _("Loaded the demo data"),
 }
@@ -129,18 +142,18 @@ SENTENCES: dict[str, Sentence] = {
 # Case entries (action "case.<kind>"): the case timeline's own sentences.
 CASE_SENTENCES: dict[str, Sentence] = {
     "case_opened": lambda d: _("Case opened"),
-    "status_changed": lambda d: _("Status changed from %(old)s to %(new)s", old=label(d.get("from")),
-                                  new=label(d.get("to"))),
+    "status_changed": lambda d: _("Status changed from %(old)s to %(new)s", old=_label(d.get("from")),
+                                  new=_label(d.get("to"))),
     "assigned": _assigned,
     "return_approved": lambda d: _("Return approved, RMA %(rma)s", rma=d.get("rma")),
     "return_shipped": lambda d: _("Buyer shipped the return"),
     "return_received": lambda d: _("Return received at the warehouse"),
-    "inspection_done": lambda d: _("Inspection done: %(result)s", result=label(d.get("result"))),
+    "inspection_done": lambda d: _("Inspection done: %(result)s", result=_label(d.get("result"))),
     "refund_issued": lambda d: _("Refund issued: %(amount)s", amount=_money(d)),
     "message_sent": lambda d: _("Message sent to the buyer"),
-    "evidence_added": lambda d: _("Evidence added: %(kind)s", kind=label(d.get("kind", ""))),
-    "deadline_set": lambda d: _("Deadline set: %(name)s", name=label(d.get("name"))),
-    "deadline_expired": lambda d: _("Deadline ran out: %(name)s", name=label(d.get("name"))),
+    "evidence_added": lambda d: _("Evidence added: %(kind)s", kind=_label(d.get("kind", ""))),
+    "deadline_set": lambda d: _("Deadline set: %(name)s", name=_label(d.get("name"))),
+    "deadline_expired": lambda d: _("Deadline ran out: %(name)s", name=_label(d.get("name"))),
     "dispute_opened": lambda d: _("Dispute opened on the marketplace"),
     "note": lambda d: (_("Note: %(text)s", text=_text(d.get("text"))[:NOTE_SHOWN]) if d.get("text")
                        else _("Note")),
@@ -151,7 +164,7 @@ CASE_SENTENCES: dict[str, Sentence] = {
     "message_queued": lambda d: _("Message to the buyer queued (%(template)s)",
                                   template=purpose_label(d.get("template"))),
     "rejected": lambda d: _("Rejected: %(reason)s", reason=d.get("reason")),
-    "evidence_requested": lambda d: _("Asked the buyer for a %(kind)s", kind=label(d.get("kind"))),
+    "evidence_requested": lambda d: _("Asked the buyer for a %(kind)s", kind=_label(d.get("kind"))),
     "exchange_promised": lambda d: _("Replacement promised: %(sku)s", sku=d.get("sku")),
     "exchange_shipped": lambda d: _("Replacement shipped: %(carrier)s %(tracking)s", carrier=d.get("carrier"),
                                     tracking=d.get("tracking")),
@@ -160,7 +173,7 @@ CASE_SENTENCES: dict[str, Sentence] = {
     "tagged": lambda d: _("Tagged %(tag)s", tag=d.get("tag")),
     "dispute_responded": lambda d: _("Dispute answered"),
     "deadline_default": lambda d: _("Platform default applied after %(name)s ran out",
-                                    name=label(d.get("name"))),
+                                    name=_label(d.get("name"))),
     "request_lapsed": lambda d: _("The buyer did not ship in time; the marketplace closed the request"),
     "delivery_attempt_failed": lambda d: _("Delivery attempt failed: %(carrier)s %(tracking)s",
                                            carrier=d.get("carrier"), tracking=d.get("tracking_number")),

@@ -129,7 +129,8 @@ def log() -> ResponseReturnValue:
     return render(
         "audit/log.html",
         "audit/partials/_rows.html",
-        status=422 if filters.errors else 200,
+        # htmx swaps only 2xx answers: the fragment says what is wrong with a 200, the page with a 422.
+        status=422 if filters.errors and not wants_fragment() else 200,
         rows=items,
         next_cursor=next_cursor,
         filters=filters.values,
