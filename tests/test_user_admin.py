@@ -304,6 +304,8 @@ def test_with_a_mail_server_the_link_goes_by_e_mail_and_is_not_shown(
     assert "A link to set a new password is on its way to agent@example.test." in page
     assert "/password/reset/" not in page
     assert len(inbox.messages) == 1 and inbox.messages[0]["To"].addresses[0].addr_spec == agent.email
+    assert inbox.messages[0]["Subject"] == "Set a new password for Aftersales Desk"
+    assert inbox.messages[0]["From"].addresses[0].display_name == "Aftersales Desk"
     body = inbox.messages[0].get_content()
     path = re.search(r"http://localhost(/password/reset/\S+)", body)
     assert path and app.test_client().get(path.group(1)).status_code == 200

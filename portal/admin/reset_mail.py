@@ -26,7 +26,7 @@ def send_reset_link(config: Mapping[str, Any], user: User, link: str) -> str | N
                  "for %(hours)d hours:\n\n%(link)s\n\nSetting the password signs you out everywhere else. "
                  "If you did not ask for this, tell your admin.\n",
                  name=user.name, hours=LIFETIME // timedelta(hours=1), link=link)
-    channel = EmailChannel(settings, shop_name=str(config.get("SHOP_NAME") or "Aftersales Desk"))
+    channel = EmailChannel(settings, shop_name="Aftersales Desk")  # staff mail: not in the shop's name
     outgoing = Outgoing(message_id=0, idempotency_key=f"password-link-{user.id}-{secrets.token_hex(8)}",
                         case_number="", language=user.locale or "en", subject=subject, body=body,
                         buyer_name=user.name, buyer_email=user.email)

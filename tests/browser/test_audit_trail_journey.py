@@ -116,6 +116,8 @@ def test_admin_creates_a_user_resets_their_password_and_deactivates_them(
     screenshot(page, "admin-password-link")
 
     mei.goto(link)
+    expect(mei.locator("#reset-password")).to_contain_text("mei@example.test")
+    screenshot(mei, "password-link-page")
     mei.locator("input[name=new]").fill(NEW_PASSWORD)
     mei.locator("input[name=repeat]").fill(NEW_PASSWORD)
     mei.locator("#reset-password button[type=submit]").click()
