@@ -243,9 +243,27 @@ def changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
             for field, old, new in pairs]
 
 
-def known_actions() -> list[tuple[str, str]]:
-    """(action, the reader's name for it) for the trail's action filter, families first."""
-    families = [("case.", _("Every case action")), ("user.", _("Every user action")),
-                ("policy.", _("Every policy action"))]
-    single = sorted(SENTENCES) + sorted(f"case.{kind}" for kind in CASE_SENTENCES)
-    return families + [(action, action) for action in single]
+# The action filter's groups: an action belongs to the first whose prefix it has.
+GROUPS = (("case.", N_("Cases")), ("user.", N_("People and sign-in")), ("policy.", N_("Policies")),
+          ("", N_("Other")))
+
+
+def action_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The action filter's choices: (group name, [(value, name)]), each group led by "every ... action"."""
+    every = {"case.": _("Every case action"), "user.": _("Every user action"),
+             "policy.": _("Every policy action")}
+    actions = sorted([*SENTENCES, *(f"case.{kind}" for kind in CASE_SENTENCES)])
+    groups = []
+    for prefix, name in GROUPS:
+        members = [a for a in actions if a.startswith(prefix)]
+        actions = [a for a in actions if not a.startswith(prefix)]
+        choices = [(prefix, every[prefix])] if prefix in every else []
+        # The stored name, made readable ("case.status_changed" -> "status changed"); the value stays exact.
+        choices += [(a, a.removeprefix(prefix).replace("_", " ").replace(".", ": ")) for a in members]
+        groups.append((_(name), choices))
+    return groups
+
+
+def known_actions() -> set[str]:
+    """Every value the action filter accepts."""
+    return {value for _name, choices in action_groups() for value, _text in choices}

@@ -77,7 +77,7 @@ def read_filters(args: Mapping[str, str]) -> Filters:
     if actor and actor != NO_PERSON and not (actor.isdigit() and len(actor) < 12):
         errors["user"] = _("Choose a person from the list.")
     action = values["action"]
-    if action and action not in dict(readable.known_actions()):
+    if action and action not in readable.known_actions():
         errors["action"] = _("Choose an action from the list.")
     if len(values["case"]) > CASE_NUMBER_MAX:
         errors["case"] = _("A case number has at most %(num)d characters.", num=CASE_NUMBER_MAX)
@@ -136,7 +136,7 @@ def log() -> ResponseReturnValue:
         filters=filters.values,
         errors=filters.errors,
         people=_people(),
-        actions=readable.known_actions(),
+        action_groups=readable.action_groups(),
         no_person=NO_PERSON,
         zone=select_timezone(),
         export_url=url_for("audit.export_csv", **filters.query()),
