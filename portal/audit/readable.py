@@ -15,7 +15,7 @@ from portal import formatting
 from portal.domain.models import AuditEntry
 from portal.domain.types import N_
 from portal.i18n import format_money
-from portal.labels import label, purpose_label
+from portal.labels import action_label, event_label, label, origin_label, purpose_label
 
 
 def _(message: str, **values: Any) -> str:
@@ -46,6 +46,14 @@ def _text(value: Any) -> str:
 
 def _label(value: Any) -> str | None:
     return None if value is None else label(value)
+
+
+def _event(value: Any) -> str | None:
+    return None if value is None else event_label(value)
+
+
+def _action(value: Any) -> str | None:
+    return None if value is None else action_label(value)
 
 
 def _money(d: Details) -> str:
@@ -151,18 +159,20 @@ CASE_SENTENCES: dict[str, Sentence] = {
     "inspection_done": lambda d: _("Inspection done: %(result)s", result=_label(d.get("result"))),
     "refund_issued": lambda d: _("Refund issued: %(amount)s", amount=_money(d)),
     "message_sent": lambda d: _("Message sent to the buyer"),
-    "evidence_added": lambda d: _("Evidence added: %(kind)s", kind=_label(d.get("kind", ""))),
+    "evidence_added": lambda d: (_("Evidence added: %(kind)s, %(origin)s", kind=_label(d.get("kind", "")),
+                                   origin=origin_label(d["from"])) if d.get("from")
+                                 else _("Evidence added: %(kind)s", kind=_label(d.get("kind", "")))),
     "deadline_set": lambda d: _("Deadline set: %(name)s", name=_label(d.get("name"))),
     "deadline_expired": lambda d: _("Deadline ran out: %(name)s", name=_label(d.get("name"))),
     "dispute_opened": lambda d: _("Dispute opened on the marketplace"),
     "note": lambda d: (_("Note: %(text)s", text=_text(d.get("text"))[:NOTE_SHOWN]) if d.get("text")
                        else _("Note")),
-    "decided": lambda d: _("Policy decided %(event)s: %(actions)s", event=d.get("event"),
-                           actions=", ".join(str(a) for a in d.get("actions") or [])),
-    "action_skipped": lambda d: _("Skipped %(action)s: %(reason)s", action=d.get("action"),
+    "decided": lambda d: _("Policy decided %(event)s: %(actions)s", event=_event(d.get("event")),
+                           actions=", ".join(action_label(a) for a in d.get("actions") or [])),
+    "action_skipped": lambda d: _("Skipped %(action)s: %(reason)s", action=_action(d.get("action")),
                                   reason=d.get("reason")),
-    "message_queued": lambda d: _("Message to the buyer queued (%(template)s)",
-                                  template=purpose_label(d.get("template"))),
+    "message_queued": lambda d: _("Message to the buyer queued: %(what)s",
+                                  what=purpose_label(d.get("template"))),
     "rejected": lambda d: _("Rejected: %(reason)s", reason=d.get("reason")),
     "evidence_requested": lambda d: _("Asked the buyer for a %(kind)s", kind=_label(d.get("kind"))),
     "exchange_promised": lambda d: _("Replacement promised: %(sku)s", sku=d.get("sku")),
@@ -181,13 +191,14 @@ CASE_SENTENCES: dict[str, Sentence] = {
         "No tracking news from %(carrier)s for %(num)d day (%(tracking)s)",
         "No tracking news from %(carrier)s for %(num)d days (%(tracking)s)", int(d.get("days") or 0),
         carrier=d.get("carrier"), tracking=d.get("tracking_number")),
-    "automation_paused": lambda d: _("Automation paused: %(event)s not decided", event=d.get("event")),
+    "automation_paused": lambda d: _("Automation paused: %(event)s not decided",
+                                     event=_event(d.get("event"))),
     "buyer_replied": lambda d: (_("The buyer wrote; the case is open again") if d.get("reopened")
                                 else _("The buyer wrote")),
     "message_failed": lambda d: _("A message could not be delivered: %(reason)s", reason=d.get("reason")),
     "message_retried": lambda d: _("A failed message is being sent again"),
     "macro_applied": lambda d: _("Macro “%(name)s” applied", name=d.get("macro")),
-    "marketplace_status": lambda d: _("Marketplace status: %(status)s", status=d.get("status")),
+    "marketplace_status": lambda d: _("Marketplace status: %(status)s", status=_label(d.get("status"))),
 }
 
 # Names of the fields whose before and after values the trail shows.
