@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from support.app import csrf_token
 from support.factories import make_case, shop_with_market
 
+from portal.domain.accounts import reset_links
 from portal.domain.api_tokens import create_token
 from portal.domain.attachments import store_attachment
 from portal.domain.enums import (
@@ -61,6 +62,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "auth.language": PUBLIC,
     "auth.settings": EVERYONE,
     "auth.login_code": PUBLIC,
+    "auth.reset_password": PUBLIC,
     "auth.change_password": EVERYONE,
     "auth.two_factor": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
     "auth.two_factor_start": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
@@ -95,6 +97,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "policies.approval_setting": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "policies.simulation": frozenset({Role.OPS_MANAGER, Role.ADMIN}),
     "audit.log": AUDIT_READERS,
+    "audit.export_csv": AUDIT_READERS,
     "analytics.dashboard": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
     "analytics.table_csv": frozenset({Role.OPS_MANAGER, Role.ADMIN, Role.AUDITOR}),
     "audit.verify": AUDIT_READERS,
@@ -111,6 +114,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "admin.tokens": frozenset({Role.ADMIN}),
     "admin.revoke_token": frozenset({Role.ADMIN}),
     "admin.user_action": frozenset({Role.ADMIN}),
+    "admin.edit_user": frozenset({Role.ADMIN}),
     "admin.failed_work": frozenset({Role.ADMIN}),
     "admin.retry_failed_work": frozenset({Role.ADMIN}),
     # The JSON API takes bearer tokens of these roles; sessions get 401 there (test_who_gets_in).
@@ -267,6 +271,7 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
         "decision": "reject",
         "rma": "RMA-ACCESS",
         "claim_id": "1",
+        "token": reset_links.make_token(users[Role.CS_AGENT], app.config["SECRET_KEY"]),
     }
 
 

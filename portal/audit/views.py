@@ -1,15 +1,13 @@
-"""The audit trail for auditors: browse and filter it, check it against its signed checkpoints, check an
-evidence pack, and the public key that lets anyone do the same offline."""
+"""The audit log for auditors: check it against its signed checkpoints, check an evidence pack, and the
+public key that lets anyone do the same offline. The trail itself (read, filter, export) is in trail.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from portal.access import allow, public
 from portal.audit.forms import CheckPackForm
@@ -19,9 +17,7 @@ from portal.documents.pack_proof import verify_pack
 from portal.domain.audit_signing import SigningKeyError, load_public_key, problem_text
 from portal.domain.audit_tree import verify_log
 from portal.domain.enums import Role
-from portal.domain.models import AuditEntry
-from portal.pagination import newest_first
-from portal.rendering import next_page_url, render, wants_fragment
+from portal.rendering import render
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -33,38 +29,6 @@ KEY_LIMIT_BYTES = 16 * 1024
 
 def translated(problems: list) -> list[str]:
     return [problem_text(problem, _) for problem in problems]
-
-
-@bp.get("")
-@allow(AUDIT_READERS)
-def log() -> ResponseReturnValue:
-    action = request.args.get("action", "").strip()[:64]
-    entity = request.args.get("entity", "").strip()[:64]
-    query = select(AuditEntry).options(selectinload(AuditEntry.leaf))
-    if action:
-        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
-    if entity:
-        entity_type, _sep, entity_id = entity.partition(":")
-        query = query.where(AuditEntry.entity_type == entity_type)
-        if entity_id:
-            query = query.where(AuditEntry.entity_id == entity_id)
-    page = newest_first(
-        db_session(),
-        query,
-        AuditEntry.occurred_at,
-        AuditEntry.id,
-        request.args.get("after"),
-        current_app.config["PAGE_SIZE"],
-    )
-    return render(
-        "audit/log.html",
-        "audit/partials/_rows.html",
-        page=page,
-        action=action,
-        entity=entity,
-        more_url=next_page_url(page.next_cursor),
-        appending=bool(request.args.get("after")) and wants_fragment(),
-    )
 
 
 @bp.post("/verify")
@@ -137,3 +101,6 @@ def check_pack() -> ResponseReturnValue:
         filename=form.pack.data.filename,
         **context,
     )
+
+
+from portal.audit import trail  # noqa: E402,F401  (registers the trail and its export on bp)

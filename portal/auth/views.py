@@ -226,4 +226,4 @@ def change_password() -> ResponseReturnValue:
     return _settings_page(SettingsForm(locale=select_locale(), timezone=select_timezone()), form, 422)
 
 
-from portal.auth import two_factor  # noqa: E402,F401  (registers the second-factor pages on bp)
+from portal.auth import password_reset, two_factor  # noqa: E402,F401  (register their pages on bp)

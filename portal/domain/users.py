@@ -9,10 +9,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
+from portal.domain import audit, lifecycle
 from portal.domain.accounts import second_factor, sessions
-from portal.domain.enums import Role
-from portal.domain.models import User
+from portal.domain.enums import OPEN_STATUSES, Role
+from portal.domain.models import Case, User
 
 _hasher = PasswordHasher()
 # Verified when the e-mail is unknown, so a wrong address costs as long as a wrong password.
@@ -29,6 +29,10 @@ class WrongPasswordError(UserError):
     pass
 
 
+class LastAdminError(UserError):
+    """The change would leave nobody who can manage users."""
+
+
 def use_hasher(hasher: PasswordHasher) -> None:
     """Swap the hashing cost (the test suite uses a cheap one; production keeps argon2's defaults)."""
     global _hasher, _DUMMY_HASH
@@ -41,7 +45,7 @@ def hash_password(password: str) -> str:
 
 
 def create_user(session: Session, email: str, name: str, role: Role | str, password: str,
-                actor: User | None = None) -> User:
+                actor: User | None = None, locale: str | None = None, timezone: str | None = None) -> User:
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise UserError(f"'{email}' is not an e-mail address")
@@ -53,10 +57,14 @@ def create_user(session: Session, email: str, name: str, role: Role | str, passw
         raise UserError(f"unknown role '{role}'; choose one of {', '.join(r.value for r in Role)}") from None
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise UserError(f"a user with e-mail {email} already exists")
-    user = User(email=email, name=name.strip() or email, role=role, password_hash=hash_password(password))
+    user = User(email=email, name=name.strip() or email, role=role, password_hash=hash_password(password),
+                locale=locale or None, timezone=timezone or None)
     session.add(user)
     session.flush()
-    audit.record(session, "user.created", "user", user.id, {"email": email, "role": role.value}, actor=actor,
+    details: dict[str, object] = {"email": email, "role": role.value}
+    if locale or timezone:
+        details.update(locale=locale or None, timezone=timezone or None)
+    audit.record(session, "user.created", "user", user.id, details, actor=actor,
                  actor_label=None if actor else "cli")
     return user
 
@@ -93,18 +101,78 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     audit.record(session, "user.password_changed", "user", user.id, {"sessions_ended": ended}, actor=user)
 
 
+def _check_admins_left(session: Session, user: User) -> None:
+    """Refuse a change that takes `user` out of the active admins when no other active admin remains."""
+    if user.role != Role.ADMIN or not user.active:
+        return
+    others = session.scalar(select(func.count()).select_from(User).where(
+        User.role == Role.ADMIN, User.active.is_(True), User.id != user.id))
+    if not others:
+        raise LastAdminError("at least one active admin must remain")
+
+
 def set_active(session: Session, user: User, active: bool, actor: User) -> None:
-    """Deactivate (every session ends at once) or reactivate a user; nobody deactivates themselves."""
+    """Deactivate or reactivate a user; nobody deactivates themselves, nor the last admin.
+
+    Deactivation ends every session of theirs at once and puts their open cases back in the queue,
+    unassigned, each with a line on its timeline."""
     if user.id == actor.id and not active:
         raise UserError("you cannot deactivate yourself")
     if user.active == active:
         return
+    if not active:
+        _check_admins_left(session, user)
     user.active = active
     details: dict[str, object] = {"email": user.email}
     if not active:
         details["sessions_ended"] = sessions.revoke_all(session, user.id)
+        details["cases_unassigned"] = unassign_open_cases(session, user, actor)
     audit.record(session, "user.deactivated" if not active else "user.reactivated", "user", user.id, details,
                  actor=actor)
+
+
+def unassign_open_cases(session: Session, user: User, actor: User) -> int:
+    """Put a departing user's open cases back in the queue, unassigned; how many there were."""
+    cases = session.scalars(select(Case).where(Case.assignee_id == user.id, Case.status.in_(OPEN_STATUSES))
+                            .order_by(Case.id)).all()
+    who = lifecycle.Actor.person(actor)
+    for case in cases:
+        case.assignee = None
+        lifecycle.record(session, case, who, "assigned",
+                         {"to": None, "from": user.name, "reason": "deactivated"})
+    return len(cases)
+
+
+def change_role(session: Session, user: User, role: Role, actor: User) -> int:
+    """Give a user another role; how many of their sessions ended.
+
+    Their sessions end unless the new role is admin (which may do all the old one could), so a page
+    open in another browser cannot offer what the user may no longer do."""
+    if user.role == role:
+        return 0
+    if role != Role.ADMIN:
+        _check_admins_left(session, user)
+    before = user.role
+    user.role = role
+    ended = sessions.revoke_all(session, user.id) if role != Role.ADMIN else 0
+    details = {"email": user.email, "changes": {"role": [before.value, role.value]}, "sessions_ended": ended}
+    audit.record(session, "user.role_changed", "user", user.id, details, actor=actor)
+    return ended
+
+
+def update_profile(session: Session, user: User, actor: User, *, name: str, locale: str | None,
+                   timezone: str | None) -> dict[str, list[str | None]]:
+    """Change a user's name, language and time zone; the changed fields, before and after."""
+    wanted = {"name": name.strip() or user.email, "locale": locale or None, "timezone": timezone or None}
+    changes: dict[str, list[str | None]] = {}
+    for field, value in wanted.items():
+        if getattr(user, field) != value:
+            changes[field] = [getattr(user, field), value]
+            setattr(user, field, value)
+    if changes:
+        audit.record(session, "user.updated", "user", user.id, {"email": user.email, "changes": changes},
+                     actor=actor)
+    return changes
 
 
 def find_by_email(session: Session, email: str) -> User:

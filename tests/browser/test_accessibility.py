@@ -22,7 +22,7 @@ from support.browser import LiveServer, sign_in
 
 from portal.demo.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from portal.domain.enums import CaseStatus, Role
-from portal.domain.models import Case, Macro, Market, PolicyVersion, ReturnShipment
+from portal.domain.models import Case, Macro, Market, PolicyVersion, ReturnShipment, User
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +45,7 @@ _EVERYONE = [
 ]
 _READERS = [
     "/audit",
+    "/audit?action=case.status_changed",
     "/audit/cases",
     "/audit/cases/{case}",
     "/audit/exports",
@@ -66,8 +67,9 @@ PAGES: dict[Role, list[str]] = {
     Role.OPS_MANAGER: [*_EVERYONE, *_READERS, *_MANAGERS,
                        "/policies/{policy}/edit", "/policies/{policy}/diff"],
     Role.AUDITOR: [*_EVERYONE, *_READERS],
-    Role.ADMIN: [*_EVERYONE, *_READERS, *_MANAGERS, "/admin/users", "/admin/tokens", "/admin/failed-work",
-                 "/admin/marketplace", "/admin/shops", "/admin/shops/new", "/admin/shops/{shop}"],
+    Role.ADMIN: [*_EVERYONE, *_READERS, *_MANAGERS, "/admin/users", "/admin/users/{user}", "/admin/tokens",
+                 "/admin/failed-work", "/admin/marketplace", "/admin/shops", "/admin/shops/new",
+                 "/admin/shops/{shop}"],
 }
 
 
@@ -88,7 +90,8 @@ def _placeholders(session: Session) -> dict[str, Any]:
     version = session.scalars(select(PolicyVersion).order_by(PolicyVersion.id)).first()
     market = session.scalars(select(Market).order_by(Market.id)).first()
     macro = session.scalars(select(Macro).order_by(Macro.id)).first()
-    assert open_case and returned and version and market and macro, "the demo shop lacks a page's object"
+    user = session.scalars(select(User).where(User.role == Role.CS_AGENT).order_by(User.id)).first()
+    assert open_case and returned and version and market and macro and user, "the demo shop lacks an object"
     return {
         "case": open_case.number,
         "return_case": session.get(Case, returned.case_id).number,  # type: ignore[union-attr]
@@ -98,6 +101,7 @@ def _placeholders(session: Session) -> dict[str, Any]:
         "shop": market.shop_id,
         "macro": macro.id,
         "template": "return_approved/en",
+        "user": user.id,
     }
 
 
