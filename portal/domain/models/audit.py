@@ -19,7 +19,11 @@ from portal.domain.types import utcnow
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_entity", "entity_type", "entity_id"),
+        # The audit trail's date filters and newest-first pages.
+        Index("ix_audit_log_occurred", "occurred_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
