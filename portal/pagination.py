@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -87,6 +87,16 @@ def decode_cursor(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any]:
         raise BadCursor(str(error)) from None
 
 
+def after(keys: list[tuple[Any, bool]], position: list[Any]) -> ColumnElement[bool]:
+    """The rows that come after `position` (one value per key) in the order of `keys`."""
+    clauses = []
+    for i, (expression, descending) in enumerate(keys):
+        equal = [keys[j][0] == position[j] for j in range(i)]
+        step = expression < position[i] if descending else expression > position[i]
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
 def keyset_page(
     session: Session, query: Select[Any], keys: list[tuple[Any, bool]], cursor: str | None, size: int
 ) -> Page[Any]:
@@ -96,12 +106,7 @@ def keyset_page(
     """
     position = decode_cursor(cursor, keys) if cursor else None
     if position is not None:
-        clauses = []
-        for i, (expression, descending) in enumerate(keys):
-            equal = [keys[j][0] == position[j] for j in range(i)]
-            step = expression < position[i] if descending else expression > position[i]
-            clauses.append(and_(*equal, step))
-        query = query.where(or_(*clauses))
+        query = query.where(after(keys, position))
     ordering = [expression.desc() if descending else expression.asc() for expression, descending in keys]
     rows = list(session.execute(query.add_columns(*[k for k, _ in keys]).order_by(*ordering).limit(size + 1)))
     items = [row[0] for row in rows[:size]]

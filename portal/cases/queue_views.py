@@ -35,6 +35,7 @@ from portal.domain.queue import (
     queue_counts,
     sort_keys,
 )
+from portal.domain.queueflow import assignment, presence, saved_views
 from portal.domain.text_limits import bounded
 from portal.domain.types import utcnow
 from portal.labels import label
@@ -42,6 +43,8 @@ from portal.pagination import keyset_page
 from portal.rendering import next_page_url, render, wants_fragment
 
 BULK_ACTIONS = ("assign", "approve_return", "request_evidence", "add_tag")
+# The most cases one bulk action takes (selected one by one or "all matching").
+BULK_LIMIT = 200
 # Counting stops here: "more than 1,000 cases" is all an agent needs, and it keeps the count cheap.
 COUNT_LIMIT = 1000
 MAX_REFRESH_ROWS = 500
@@ -122,10 +125,15 @@ def _remember_filters() -> None:
         session_store[QUEUE_ARGS_KEY] = args
 
 
+def remembered_filters() -> dict[str, str]:
+    """The filters the user last looked at the queue with ("next case" continues in that list)."""
+    saved = session_store.get(QUEUE_ARGS_KEY)
+    return {str(k): str(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+
+
 def queue_url() -> str:
     """The queue with the filters the user last looked at it with."""
-    saved = session_store.get(QUEUE_ARGS_KEY)
-    args: dict[str, Any] = {str(k): str(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+    args: dict[str, Any] = remembered_filters()
     return url_for("cases.queue", **args)
 
 
@@ -164,6 +172,9 @@ def queue() -> ResponseReturnValue:
         "can_bulk": can("cases.bulk"),
         "total": None if appending else count_cases(session, case_filter, limit=COUNT_LIMIT),
         "count_limit": COUNT_LIMIT,
+        "present": presence.viewers(session, [c.id for c in page.items], current_user.id),
+        "matching_query": saved_views.clean_query(request.args),
+        "bulk_limit": BULK_LIMIT,
     }
     if not wants_fragment():
         cache = app_cache(current_app)
@@ -191,6 +202,9 @@ def queue() -> ResponseReturnValue:
             reasons=list(CaseReason),
             channels=list(Channel),
             bulk_actions=BULK_ACTIONS,
+            saved_views=saved_views.user_views(session, current_user.id),
+            query_of=saved_views.parse_query,
+            away=assignment.is_away(session, current_user.id),
         )
     return render("cases/queue.html", "cases/partials/_rows.html", **context)
 
@@ -247,6 +261,22 @@ def _bulk_done(action: str, form: dict[str, str], done: int) -> str:
     )
 
 
+def _all_matching(query: str) -> tuple[list[str], str | None]:
+    """The numbers of every case the queue's filters (its query string) match, or why not all of them."""
+    f = filter_from_args(saved_views.parse_query(query[:2000]))
+    keys = sort_keys(f.sort)
+    ordering = [expression.desc() if descending else expression.asc() for expression, descending in keys]
+    numbers = list(db_session().scalars(
+        case_query(f).with_only_columns(Case.number).order_by(*ordering).limit(BULK_LIMIT + 1)
+    ))
+    if len(numbers) > BULK_LIMIT:
+        return [], gettext(
+            "More than %(limit)s cases match; narrow the filters to act on all of them at once.",
+            limit=BULK_LIMIT,
+        )
+    return numbers, None
+
+
 @bp.post("/bulk")
 @allow(STAFF)
 def bulk() -> ResponseReturnValue:
@@ -256,15 +286,19 @@ def bulk() -> ResponseReturnValue:
     (post/redirect/get) with what was done and, per reason, the cases that were not.
     """
     session = db_session()
-    numbers = list(dict.fromkeys(request.form.getlist("case")))[:200]
+    numbers = list(dict.fromkeys(request.form.getlist("case")))[:BULK_LIMIT]
     action = request.form.get("action", "")
-    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "case", "confirmed")}
+    form = {
+        k: v for k, v in request.form.items() if k not in ("csrf_token", "case", "confirmed", "all_matching")
+    }
     problem = None
-    if not numbers:
+    if request.form.get("all_matching"):
+        numbers, problem = _all_matching(request.form["all_matching"])
+    if problem is None and not numbers:
         problem = gettext("Select at least one case.")
-    elif action not in BULK_ACTIONS:
+    elif problem is None and action not in BULK_ACTIONS:
         problem = gettext("Choose an action.")
-    else:
+    elif problem is None:
         try:
             _bulk_check(action, form)
         except LifecycleError as error:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale, gettext
+from flask_login import current_user
 from sqlalchemy import select, update
 
 from portal.access import ALL_ROLES, STAFF, allow, can
@@ -17,6 +18,7 @@ from portal.domain.conversations import macros, templates
 from portal.domain.enums import Disposition, EvidenceKind, InspectionResult, MessageDirection, Role
 from portal.domain.models import Case, Message, PolicyVersion, User
 from portal.domain.policy_engine import explain_stored
+from portal.domain.queueflow import presence
 from portal.domain.returns.labels import MAX_LABEL_BYTES
 from portal.domain.types import utcnow
 from portal.domain.uploads import MB
@@ -121,6 +123,8 @@ def case_page(
         confirm=confirm,
         preview=preview or {},
         field_error=field_error,
+        viewers=presence.viewers(session, [case.id], current_user.id).get(case.id, []),
+        heartbeat=int(presence.HEARTBEAT.total_seconds()),
         status=status,
     )
     if staff and unread:
@@ -143,7 +147,12 @@ def _mark_seen(case: Case, message_ids: list[int]) -> None:
 @bp.get("/<number>")
 @allow(ALL_ROLES)
 def show(number: str) -> ResponseReturnValue:
-    return case_page(load_case(number))
+    case = load_case(number)
+    if can("cases.heartbeat"):
+        # Opening the page is the first heartbeat: colleagues see it at once, not a beat later.
+        presence.beat(db_session(), case.id, current_user.id)
+        db_session().commit()
+    return case_page(case)
 
 
 @bp.get("/<number>/reply-template")
@@ -172,4 +181,4 @@ def message_attachment(number: str, message_id: int) -> ResponseReturnValue:
     return send_stored(message.attachment_sha256, message.attachment_name or "attachment")
 
 
-from portal.cases import actions, queue_views, return_views  # noqa: E402,F401  (register their routes on bp)
+from portal.cases import actions, flow_views, queue_views, return_views  # noqa: E402,F401  (register their routes on bp)

@@ -47,12 +47,17 @@ from portal.domain.models.marketplace import (
 )
 from portal.domain.models.orders import Buyer, Order, OrderItem, Shipment, TrackingEvent
 from portal.domain.models.policy import Policy, PolicyVersion, PublishRequest
+from portal.domain.models.queue_flow import AgentAvailability, AutoAssignQueue, CasePresence, SavedView
 from portal.domain.models.sessions import RecoveryCode, ThrottleBucket, UserSession
 from portal.domain.models.shops import ShopConnection
 from portal.domain.models.system import SchedulerHeartbeat
 from portal.domain.models.users import User
 
 __all__ = [
+    "AgentAvailability",
+    "AutoAssignQueue",
+    "CasePresence",
+    "SavedView",
     "AnalyticsDaily",
     "AnalyticsDirty",
     "AnalyticsDuration",

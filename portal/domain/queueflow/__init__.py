@@ -1,0 +1,1 @@
+"""The agents' queue flow: saved views, next case, presence, availability and automatic assignment."""
