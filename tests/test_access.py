@@ -279,7 +279,6 @@ def sample_args(app: Flask, db: Session, users: dict[Role, User]) -> dict[str, s
         "message_id": str(message.id),
         "macro_id": str(macro.id),
         "view_id": str(_saved_view(db, users[Role.CS_AGENT])),
-        "user_id": str(users[Role.CS_AGENT].id),
         "event_id": "1",
         "market_id": str(market.id),
         "setting_id": str(setting.id),

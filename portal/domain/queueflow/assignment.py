@@ -159,12 +159,12 @@ def agents(session: Session, now: datetime | None = None, lock: bool = False) ->
     return states
 
 
-def _waiting_cases(session: Session, queues: list[str]) -> list[Case]:
+def _waiting_cases(session: Session, queues: list[str], limit: int) -> list[Case]:
     query = (
         select(Case)
         .where(Case.status.in_(OPEN_STATUSES), Case.assignee_id.is_(None), Case.queue.in_(queues))
         .order_by(Case.next_deadline_at, Case.id)
-        .limit(BATCH)
+        .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         # Another scheduler assigning at the same time skips these cases instead of assigning them too.
@@ -172,7 +172,7 @@ def _waiting_cases(session: Session, queues: list[str]) -> list[Case]:
     return list(session.scalars(query))
 
 
-def assign_waiting(session: Session, now: datetime | None = None) -> int:
+def assign_waiting(session: Session, now: datetime | None = None, limit: int = BATCH) -> int:
     """Assign the enabled queues' unassigned open cases, most urgent first; the caller commits.
 
     Returns how many cases were assigned.
@@ -182,7 +182,7 @@ def assign_waiting(session: Session, now: datetime | None = None) -> int:
     caps = {row.queue: row.cap for row in session.scalars(enabled)}
     if not caps:
         return 0
-    cases = _waiting_cases(session, sorted(caps))
+    cases = _waiting_cases(session, sorted(caps), limit)
     if not cases:
         return 0
     states = [state for state in agents(session, now, lock=True) if state.available]
@@ -192,6 +192,9 @@ def assign_waiting(session: Session, now: datetime | None = None) -> int:
         select(AgentAvailability).where(AgentAvailability.user_id.in_([s.user.id for s in states]))
     )}
     open_cases = {state.user.id: state.open_cases for state in states}
+    # Turns are stamped after every earlier one, even when clocks of two hosts disagree a little.
+    earlier = [r.last_assigned_at + timedelta(microseconds=1) for r in rows.values() if r.last_assigned_at]
+    stamp = max([now, *earlier])
     actor = Actor.system(ACTOR)
     assigned = 0
     for case in cases:
@@ -205,8 +208,8 @@ def assign_waiting(session: Session, now: datetime | None = None) -> int:
             ops.assign_to(session, case, actor, chosen.user)
         except LifecycleError:
             continue
-        # Strictly increasing within one batch, so the order holds however fast the loop runs.
-        rows[chosen.user.id].last_assigned_at = now + timedelta(microseconds=assigned)
+        rows[chosen.user.id].last_assigned_at = stamp
+        stamp += timedelta(microseconds=1)
         open_cases[chosen.user.id] += 1
         assigned += 1
     session.flush()
