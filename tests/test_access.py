@@ -89,6 +89,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cases.delete_view": STAFF,
     "cases.next_case": EVERYONE,
     "cases.heartbeat": STAFF,
+    "cases.leave_case": STAFF,
     "cases.away": STAFF,
     "cases.assignment_settings": MESSAGE_EDITORS,
     "cases.configure_queue": MESSAGE_EDITORS,

@@ -263,6 +263,23 @@ def test_a_colleague_sees_who_has_the_case_open_until_it_expires(
     assert db.scalar(select(CasePresence.seen_at).where(CasePresence.case_id == case.id)) is not None
 
 
+def test_leaving_the_page_ends_the_presence_at_once(
+    login: Callable[[Role], FlaskClient], db: Session
+) -> None:
+    _shop, market = shop_with_market(db)
+    make_case(db, market, number="AS-LEAVE")
+    db.commit()
+    agent, ops = login(Role.CS_AGENT), login(Role.OPS_MANAGER)
+    page = agent.get("/cases/AS-LEAVE").get_data(as_text=True)
+    assert 'data-leave="/cases/AS-LEAVE/presence/leave"' in page
+    assert "Cs Agent is viewing" in ops.get("/cases").get_data(as_text=True)
+    assert agent.post("/cases/AS-LEAVE/presence/leave").status_code == 400  # no token: nothing changes
+    assert "Cs Agent is viewing" in ops.get("/cases").get_data(as_text=True)
+    left = agent.post("/cases/AS-LEAVE/presence/leave", data={"csrf_token": csrf_token(agent, "/cases")})
+    assert left.status_code == 204
+    assert "is viewing" not in ops.get("/cases").get_data(as_text=True)
+
+
 def test_heartbeats_need_csrf_and_a_staff_role(login: Callable[[Role], FlaskClient], db: Session) -> None:
     _shop, market = shop_with_market(db)
     make_case(db, market, number="AS-HB")

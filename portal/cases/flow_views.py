@@ -135,6 +135,17 @@ def heartbeat(number: str) -> ResponseReturnValue:
                   heartbeat=int(presence.HEARTBEAT.total_seconds()))
 
 
+@bp.post("/<number>/presence/leave")
+@allow(STAFF)
+def leave_case(number: str) -> ResponseReturnValue:
+    """The case page is going away (sent as a beacon): colleagues stop seeing the user at once."""
+    case = load_case(number)
+    db = db_session()
+    presence.leave(db, case.id, current_user.id)
+    db.commit()
+    return "", 204
+
+
 # Availability and automatic assignment ----------------------------------------------------------------
 
 

@@ -95,6 +95,16 @@
       syncPageBox();
     }
   });
+  // Leaving a case page ends the user's presence on it at once instead of when the heartbeat expires.
+  window.addEventListener("pagehide", function () {
+    var presence = document.querySelector("#case-presence[data-leave]");
+    if (!presence || !navigator.sendBeacon) { return; }
+    var token = "";
+    try { token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return; }
+    var form = new FormData();
+    form.append("csrf_token", token);
+    navigator.sendBeacon(presence.getAttribute("data-leave"), form);
+  });
   document.addEventListener("DOMContentLoaded", enhance);
   // The list refreshes itself and filters replace it: keep the current row and the page checkbox.
   document.addEventListener("htmx:afterSettle", enhance);

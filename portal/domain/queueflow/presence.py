@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.models import CasePresence, User
@@ -43,6 +43,12 @@ def beat(session: Session, case_id: int, user_id: int, now: datetime | None = No
         session.execute(lite.on_conflict_do_update(
             index_elements=["case_id", "user_id"], set_={"seen_at": now}
         ))
+
+
+def leave(session: Session, case_id: int, user_id: int) -> None:
+    """The user closed the case (their page said so as it went away)."""
+    mine = and_(CasePresence.case_id == case_id, CasePresence.user_id == user_id)
+    session.execute(delete(CasePresence).where(mine))
 
 
 def viewers(
