@@ -48,7 +48,10 @@ def test_an_agent_saves_the_current_filters_and_finds_them_in_the_queue(
     db.commit()
     # The queue hands its own filters to the form; unknown and empty parameters are not kept.
     page = agent.get("/cases?type=refund_only&sort=newest&reason=&shown=5").get_data(as_text=True)
-    assert 'name="query" value="type=refund_only&amp;sort=newest"' in page
+    assert 'name="query" value="type=refund_only&amp;sort=newest" form="save-view"' in page
+    # The list that htmx swaps in as the filters change carries them too.
+    fragment = agent.get("/cases?type=refund_only", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'name="query" value="type=refund_only" form="save-view"' in fragment
     response = _save(agent, "  Refunds   first ", "type=refund_only&sort=newest&bogus=1")
     assert response.status_code == 302
     assert parse_qs(urlsplit(response.location).query) == {"type": ["refund_only"], "sort": ["newest"]}

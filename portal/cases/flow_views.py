@@ -179,10 +179,7 @@ def _settings_page(status: int = 200, error: str | None = None) -> ResponseRetur
 @bp.get("/assignment")
 @allow(MANAGERS)
 def assignment_settings() -> ResponseReturnValue:
-    db = db_session()
-    page = _settings_page()
-    db.commit()  # availability rows created for agents seen the first time
-    return page
+    return _settings_page()
 
 
 @bp.post("/assignment/queue")

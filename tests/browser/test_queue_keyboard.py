@@ -101,6 +101,17 @@ def test_the_queue_from_the_keyboard(
     session.close()
     assert tagged == set(NUMBERS)
 
+    # Filters changed in place (htmx) are the ones saved as a personal view.
+    page.goto(f"{live_server.url}/cases?sort=newest")
+    with page.expect_response(lambda response: "type=refund_only" in response.url):
+        page.get_by_label("Type").select_option("refund_only")
+    page.get_by_label("Save these filters as").fill("My refunds")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.locator(".flash-success")).to_contain_text("View “My refunds” saved.")
+    expect(page.locator("#saved-views a", has_text="My refunds")).to_have_attribute(
+        "href", "/cases?type=refund_only&sort=newest"
+    )
+
     # Back in the queue: open the first case with Enter, then n goes to the next one in the same order.
     page.goto(f"{live_server.url}/cases?sort=newest")
     page.keyboard.press("j")

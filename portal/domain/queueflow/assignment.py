@@ -139,16 +139,19 @@ def agents(session: Session, now: datetime | None = None, lock: bool = False) ->
     people = list(session.scalars(
         select(User).where(User.role == Role.CS_AGENT, User.active.is_(True)).order_by(User.id)
     ))
-    _ensure_rows(session, [p.id for p in people])
+    if lock:
+        # Rows to lock; an agent without one is simply not away and has no market.
+        _ensure_rows(session, [p.id for p in people])
     query = select(AgentAvailability).where(AgentAvailability.user_id.in_([p.id for p in people]))
     if lock and session.get_bind().dialect.name == "postgresql":
         query = query.order_by(AgentAvailability.user_id).with_for_update()
     rows = {row.user_id: row for row in session.scalars(query)}
+    blank = AgentAvailability(away=False)
     counts = _open_counts(session)
     calendars: dict[int, bool] = {}
     states = []
     for person in people:
-        row = rows[person.id]
+        row = rows.get(person.id, blank)
         if row.market is None:
             on_shift = True
         else:
