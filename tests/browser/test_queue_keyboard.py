@@ -119,6 +119,12 @@ def test_the_queue_from_the_keyboard(
     expect(page).to_have_url(f"{live_server.url}/cases/AS-K1")
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/cases/AS-K2")
+    # Writing to the buyer, "n" is a letter.
+    reply = page.get_by_placeholder("Write to the buyer, or start from a message above")
+    reply.click()
+    page.keyboard.type("no")
+    expect(reply).to_have_value("no")
+    expect(page).to_have_url(f"{live_server.url}/cases/AS-K2")
 
     # A colleague opening the same case sees that the agent has it open, in the queue and on the case.
     other_context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="Europe/London")
