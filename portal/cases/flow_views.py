@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
+from sqlalchemy import select
 
 from portal.access import ALL_ROLES, STAFF, allow
 from portal.cases.blueprint import bp
@@ -168,7 +169,7 @@ def _settings_page(status: int = 200, error: str | None = None) -> ResponseRetur
         "cases/assignment.html",
         queues=assignment.queue_settings(db),
         agents=assignment.agents(db),
-        markets=db.query(Market).order_by(Market.code).all(),
+        markets=db.scalars(select(Market).order_by(Market.code)).all(),
         cap_range=assignment.CAP_RANGE,
         default_cap=assignment.DEFAULT_CAP,
         error=error,
