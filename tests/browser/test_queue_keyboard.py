@@ -96,6 +96,7 @@ def test_the_queue_from_the_keyboard(
     page.get_by_role("button", name="Review and apply").click()
     expect(page.locator("#bulk-confirm h1")).to_have_text("Apply to 4 cases?")
     page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".flash-success")).to_contain_text("Tagged 4 cases")
     session: Session = live_app.extensions["database"].session()
     tagged = set(session.scalars(select(Case.number).join(CaseTag).where(CaseTag.tag == "keyboard")))
     session.close()
