@@ -60,14 +60,18 @@ _MANAGERS = [
     "/messages/macros/new",
     "/messages/macros/{macro}/edit",
     "/settings/two-factor",
+    "/cases/assignment",
 ]
+# The staff's own saved queue views.
+_STAFF = ["/cases/views"]
 # The pages each role reaches; `{name}` stands for an object of the demo shop (see `_placeholders`).
 PAGES: dict[Role, list[str]] = {
-    Role.CS_AGENT: [*_EVERYONE],
-    Role.OPS_MANAGER: [*_EVERYONE, *_READERS, *_MANAGERS,
+    Role.CS_AGENT: [*_EVERYONE, *_STAFF],
+    Role.OPS_MANAGER: [*_EVERYONE, *_STAFF, *_READERS, *_MANAGERS,
                        "/policies/{policy}/edit", "/policies/{policy}/diff"],
     Role.AUDITOR: [*_EVERYONE, *_READERS],
-    Role.ADMIN: [*_EVERYONE, *_READERS, *_MANAGERS, "/admin/users", "/admin/users/{user}", "/admin/tokens",
+    Role.ADMIN: [*_EVERYONE, *_STAFF, *_READERS, *_MANAGERS, "/admin/users", "/admin/users/{user}",
+                 "/admin/tokens",
                  "/admin/failed-work", "/admin/marketplace", "/admin/shops", "/admin/shops/new",
                  "/admin/shops/{shop}"],
 }

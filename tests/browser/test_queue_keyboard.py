@@ -118,6 +118,7 @@ def test_the_queue_from_the_keyboard(
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{live_server.url}/cases/AS-K1")
+    page.wait_for_load_state()  # the page's scripts run before its keys do
     page.keyboard.press("n")
     expect(page).to_have_url(f"{live_server.url}/cases/AS-K2")
     # Writing to the buyer, "n" is a letter.
