@@ -1,7 +1,7 @@
 """Queue flow: saved personal views, case presence, agent availability and automatic assignment per queue.
 
 Revision ID: 0018
-Revises: 0024
+Revises: 0021
 Create Date: 2026-11-30 10:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0024"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
