@@ -36,7 +36,7 @@ demo-stream: install
 
 # Lint and the type check first: CI runs `make test`, exactly as a new developer would.
 test: install-test lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 install: system-packages $(VENV)/.installed $(MO_FILES)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
@@ -15,6 +14,7 @@ from portal import csrf
 from portal.access import allow, public
 from portal.db import db_session
 from portal.domain.enums import Role
+from portal.domain.json_input import UnreadableBody, load_json
 from portal.domain.marketplace import commands, processing
 from portal.domain.marketplace.inbox import InvalidNotification, backlog, receive
 from portal.domain.marketplace.signing import verify_webhook
@@ -74,9 +74,9 @@ def tiktok_shop() -> ResponseReturnValue:
 def _shop_named(body: bytes) -> str:
     """The shop id a body names, read before its signature is checked (only to choose the key)."""
     try:
-        doc = json.loads(body)
-    except ValueError:
-        return ""
+        doc = load_json(body)
+    except UnreadableBody:
+        return ""  # the signature check and `receive` refuse it with their own answers
     return str(doc.get("shop_id") or "")[:64] if isinstance(doc, dict) else ""
 
 
