@@ -18,6 +18,7 @@ from portal.domain.enums import (
     CaseStatus,
     CaseType,
     DeadlineKind,
+    DeadlineState,
     ReturnStatus,
     Role,
     ShippingPayer,
@@ -272,3 +273,22 @@ def test_search_text_is_not_a_wildcard(
     db.commit()
     html = agent.get(f"/cases?{query}").get_data(as_text=True)
     assert {n for n in ("AS-W",) if f">{n}<" in html} == expected
+
+
+def test_a_platform_deadline_that_ran_out_keeps_an_open_case_overdue(agent: FlaskClient, db: Session) -> None:
+    # The scheduler fires a passed deadline within seconds; the demo's Overdue view then emptied at once.
+    _shop, market = shop_with_market(db)
+    late = make_case(db, market, number="AS-FIRED")
+    done = make_case(db, market, number="AS-FIRED-DONE")
+    done.status = CaseStatus.RESOLVED
+    for case in (late, done):
+        db.add(Deadline(case=case, name="seller_response", kind=DeadlineKind.PLATFORM,
+                        due_at=utcnow() - timedelta(hours=2), state=DeadlineState.FIRED))
+    db.add(Deadline(case=make_case(db, market, number="AS-TARGET"), name="first_reply",
+                    kind=DeadlineKind.AGENT_SLA, due_at=utcnow() - timedelta(hours=2),
+                    state=DeadlineState.FIRED))
+    db.commit()
+    html = agent.get("/cases?view=overdue").get_data(as_text=True)
+    assert ">AS-FIRED<" in html and ">AS-FIRED-DONE<" not in html and ">AS-TARGET<" not in html
+    counts = agent.get("/cases").get_data(as_text=True)
+    assert re.search(r'view=overdue"[^>]*>Overdue <span class="n">1</span>', counts)

@@ -84,13 +84,26 @@ class CaseFilter:
     now: datetime | None = field(default=None, compare=False)
 
 
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    """A deadline has passed: one still waiting to fire, or a platform deadline that already ran out
+    while the case is still open (firing it does not make the case any less late)."""
+    ran_out = exists(
+        select(Deadline.id).where(
+            Deadline.case_id == Case.id,
+            Deadline.kind == DeadlineKind.PLATFORM,
+            Deadline.state == DeadlineState.FIRED,
+        )
+    )
+    return or_(Case.next_deadline_at < now, ran_out)
+
+
 def _view(f: CaseFilter, now: datetime) -> list[ColumnElement[bool]]:
     if f.view == "mine" and f.me is not None:
         return [Case.assignee_id == f.me]
     if f.view == "due_soon":
         return [Case.next_deadline_at >= now, Case.next_deadline_at < now + DUE_SOON]
     if f.view == "overdue":
-        return [Case.next_deadline_at < now]
+        return [_overdue(now)]
     if f.view == "waiting":
         return [Case.waiting_for_buyer.is_(True)]
     if f.view == "replied":
@@ -287,7 +300,7 @@ def queue_counts(session: Session, me: int | None, now: datetime) -> QueueCounts
             func.count(),
             flag(Case.assignee_id == (me if me is not None else -1)),
             flag(and_(Case.next_deadline_at >= now, Case.next_deadline_at < now + DUE_SOON)),
-            flag(Case.next_deadline_at < now),
+            flag(_overdue(now)),
             flag(Case.waiting_for_buyer.is_(True)),
             flag(Case.unread_messages > 0),
             flag(Case.delivery_problem.is_not(None)),
