@@ -144,4 +144,8 @@ def run_scheduler(app: Flask) -> None:
     signal.signal(signal.SIGINT, stop)
     log.info("scheduler %s started; sweeping every %s s", name, interval)
     scheduler.start()
+    # Stopping: a second signal still on its way must not kill the exit (Python puts back the default
+    # handlers while it shuts down, but leaves "ignore" in place).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     log.info("scheduler %s stopped", name)
