@@ -91,11 +91,6 @@ class Names:
     people: dict[int, str]
     case_numbers: dict[str, str]  # case id (as the entry holds it) -> number
 
-    def actor(self, entry: AuditEntry) -> str:
-        if entry.actor_id is not None and entry.actor_id in self.people:
-            return self.people[entry.actor_id]
-        return entry.actor_label
-
     def case_number(self, entry: AuditEntry) -> str | None:
         if entry.entity_type != "case":
             return None
