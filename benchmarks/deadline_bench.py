@@ -77,7 +77,10 @@ def fire_with(url: str, processes: int, total: int, workdir: Path, unchained: bo
     try:
         last_report = started
         while True:
-            left = scalar(url, "SELECT count(*) FROM deadlines WHERE state = 'pending' AND due_at <= now()")
+            # Pending whenever due: a deadline whose effect failed goes back to pending with a later due
+            # time (the backoff), and is not done until it fired.
+            left = scalar(url, "SELECT count(*) FROM deadlines "
+                               "WHERE state = 'pending' AND name LIKE 'flood%'")
             if left == 0:
                 break
             if time.perf_counter() - last_report > 30:
@@ -95,9 +98,22 @@ def fire_with(url: str, processes: int, total: int, workdir: Path, unchained: bo
     fired = scalar(url, "SELECT count(*) FROM case_events WHERE kind = 'deadline_expired'")
     twice = scalar(url, """SELECT count(*) FROM (SELECT data->>'deadline_id' FROM case_events
                            WHERE kind = 'deadline_expired' GROUP BY 1 HAVING count(*) > 1) AS d""")
+    retried = scalar(url, "SELECT count(*) FROM deadlines WHERE name LIKE 'flood%' AND attempts > 0")
     lock = "audit appends unchained (no global lock)" if unchained else "audit chain lock as today"
     print(f"  {processes} scheduler process(es), {lock}: {total:,} deadlines fired in {elapsed:.1f}s "
-          f"({total / elapsed:,.0f}/s); timeline entries {fired:,}, fired twice: {twice}")
+          f"({total / elapsed:,.0f}/s); timeline entries {fired:,}, fired twice: {twice}, "
+          f"retried after a failed attempt: {retried:,}")
+    if retried:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            for (error,) in conn.execute(text(
+                "SELECT DISTINCT last_error FROM deadlines WHERE attempts > 0 LIMIT 3"
+            )):
+                causes = [line for line in (error or "").splitlines() if "Error:" in line]
+                print("    failed attempt:", causes[-1][:300] if causes else (error or "")[-300:])
+                if os.environ.get("BENCH_VERBOSE"):
+                    print(error)
+        engine.dispose()
     return elapsed
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from support.factories import shop_with_market
 
@@ -340,6 +340,33 @@ def test_writes_mark_the_days_they_count_in(shop: Shop, db: Session) -> None:
     assert (date(2026, 2, 20), shop.us.id) in marked  # an order of the period before
     assert (date(2026, 3, 6), shop.uk.id) in marked
     build.refresh_dirty(db)
+    assert db.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
+
+
+def test_two_writers_marking_one_day_neither_wait_nor_lose_a_mark(
+    app: Flask, shop: Shop, db: Session
+) -> None:
+    """Two schedulers firing deadlines of one market deadlocked on a mark per (day, market): the second
+    writer waited for the first's commit, and each waited for the other when they marked in different
+    orders. Marks are appended now; a rebuild takes every mark of its day."""
+    build.refresh_dirty(db)
+    factory = app.extensions["database"].sessionmaker
+    days = [(date(2026, 3, 2), shop.us.id), (date(2026, 3, 3), shop.us.id)]
+    with factory() as first, factory() as second:
+        if first.get_bind().dialect.name == "postgresql":
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting on the first would fail
+        build._insert_dirty(first, days)
+        first.flush()
+        if first.get_bind().dialect.name == "postgresql":
+            build._insert_dirty(second, reversed(days))
+            second.commit()
+        first.commit()
+        if first.get_bind().dialect.name != "postgresql":  # one writer at a time: one after the other
+            build._insert_dirty(second, reversed(days))
+            second.commit()
+    assert db.scalar(select(func.count()).select_from(AnalyticsDirty)) == 4
+    assert build.dirty_pairs(db) == days
+    assert build.refresh_dirty(db) == 2
     assert db.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
 
 

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, event, exists, func, insert, inspect, literal, select, text, union
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Executable
 
 from portal.domain.enums import (
     DeadlineKind,
@@ -59,7 +58,7 @@ from portal.domain.models import (
     Shipment,
     TrackingEvent,
 )
-from portal.domain.types import rowcount
+from portal.domain.types import rowcount, utcnow
 
 # A tracked parcel that ever reached one of these has had a logistics exception.
 EXCEPTION_STATUSES = (TS.ATTEMPT_FAIL, TS.EXCEPTION, TS.EXPIRED)
@@ -517,42 +516,42 @@ def rebuild(session: Session, day: date, market_id: int) -> None:
 
 
 def _insert_dirty(session: Session, pairs: Iterable[tuple[date, int]]) -> None:
-    rows = [{"day": d, "market_id": m} for d, m in sorted(set(pairs))]
-    if not rows:
-        return
-    table = cast(Table, AnalyticsDirty.__table__)
-    statement: Executable
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        statement = postgresql_insert(table).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(table).on_conflict_do_nothing()
+    """Append a mark per distinct (day, market); marks never conflict, so writers never wait here."""
+    now = utcnow()
+    rows = [{"day": d, "market_id": m, "marked_at": now} for d, m in sorted(set(pairs))]
     for start in range(0, len(rows), 1000):
-        session.connection().execute(statement, rows[start : start + 1000])
+        session.execute(insert(AnalyticsDirty), rows[start : start + 1000])
 
 
-def _mark_rows(session: Session, when: Any, market: Any, key: Any, ids: Iterable[int]) -> None:
-    """Mark the (day, market) of each row whose `key` is in `ids` out of date."""
+def _days_of_rows(
+    session: Session, when: Any, market: Any, key: Any, ids: Iterable[int]
+) -> set[tuple[date, int]]:
+    """The (day, market) each row whose `key` is in `ids` counts in."""
     ids = sorted(set(ids))
-    pairs = []
+    pairs: set[tuple[date, int]] = set()
     for start in range(0, len(ids), 500):
         chunk = select(when, market).where(key.in_(ids[start : start + 500]))
-        pairs += [
+        pairs.update(
             (day_of(moment, zone_of(session, market_id)), market_id)
             for moment, market_id in session.execute(chunk)
-        ]
-    _insert_dirty(session, pairs)
+        )
+    return pairs
+
+
+def _days_of_cases(session: Session, case_ids: Iterable[int]) -> set[tuple[date, int]]:
+    return _days_of_rows(session, Case.opened_at, Case.market_id, Case.id, case_ids)
+
+
+def _days_of_orders(session: Session, order_ids: Iterable[int]) -> set[tuple[date, int]]:
+    return _days_of_rows(session, Order.placed_at, Order.market_id, Order.id, order_ids)
 
 
 def mark_cases(session: Session, case_ids: Iterable[int]) -> None:
-    _mark_rows(session, Case.opened_at, Case.market_id, Case.id, case_ids)
+    _insert_dirty(session, _days_of_cases(session, case_ids))
 
 
 def mark_orders(session: Session, order_ids: Iterable[int]) -> None:
-    _mark_rows(session, Order.placed_at, Order.market_id, Order.id, order_ids)
+    _insert_dirty(session, _days_of_orders(session, order_ids))
 
 
 def mark_everything(session: Session, market_id: int | None = None) -> None:
@@ -581,8 +580,10 @@ def mark_everything(session: Session, market_id: int | None = None) -> None:
 def dirty_pairs(
     session: Session, start: date | None = None, end: date | None = None, market_id: int | None = None
 ) -> list[tuple[date, int]]:
-    query = select(AnalyticsDirty.day, AnalyticsDirty.market_id).order_by(
-        AnalyticsDirty.day, AnalyticsDirty.market_id
+    query = (
+        select(AnalyticsDirty.day, AnalyticsDirty.market_id)
+        .distinct()
+        .order_by(AnalyticsDirty.day, AnalyticsDirty.market_id)
     )
     if start is not None:
         query = query.where(AnalyticsDirty.day >= start)
@@ -603,7 +604,7 @@ def refresh_dirty(
 ) -> int:
     """Rebuild the dirty days (within a range, when given), each in its own committed transaction.
 
-    A day is claimed by deleting its dirty mark; a change committed meanwhile marks it again, so it is
+    A day is claimed by deleting its dirty marks; a change committed meanwhile marks it again, so it is
     rebuilt once more rather than missed. The dirty days of one market's month are rebuilt together,
     with the month, in one transaction.
     """
@@ -623,7 +624,7 @@ def refresh_dirty(
             for day in days
             if rowcount(session.execute(
                 delete(AnalyticsDirty).where(AnalyticsDirty.day == day, AnalyticsDirty.market_id == market)
-            )) == 1
+            )) > 0
         ]
         if claimed:
             rebuild_days(session, claimed, market)
@@ -732,9 +733,9 @@ def apply_marks(session: Session) -> None:
     with session.no_autoflush:
         for market_id in sorted(marks["markets"]):
             rezone(session, market_id)
-        _insert_dirty(session, [(day_of(when, zone_of(session, m)), m) for when, m in moments])
-        mark_cases(session, case_ids)
-        mark_orders(session, order_ids)
+        pairs = {(day_of(when, zone_of(session, m)), m) for when, m in moments}
+        pairs |= _days_of_cases(session, case_ids) | _days_of_orders(session, order_ids)
+        _insert_dirty(session, pairs)
 
 
 def _before_commit(session: Session) -> None:

@@ -107,10 +107,17 @@ class AnalyticsDurationMonthly(Base):
 
 
 class AnalyticsDirty(Base):
-    """A (day, market) whose rollups are out of date because a case or order of that day changed."""
+    """A mark that a (day, market)'s rollups are out of date because a case or order of that day changed.
+
+    Marks are appended, never merged: a (day, market) may have several. With one row per pair, two
+    transactions marking the same day (two schedulers firing deadlines of one market) waited for each
+    other's commit on the unique key and deadlocked when they marked days in different orders.
+    """
 
     __tablename__ = "analytics_dirty"
+    __table_args__ = (Index("ix_analytics_dirty_day_market_id", "day", "market_id"),)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    market_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    market_id: Mapped[int] = mapped_column()
     marked_at: Mapped[datetime] = mapped_column(default=utcnow)
