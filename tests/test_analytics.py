@@ -370,6 +370,20 @@ def test_two_writers_marking_one_day_neither_wait_nor_lose_a_mark(
     assert db.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
 
 
+def test_a_savepoint_rolled_back_keeps_the_marks_noted_before_it(shop: Shop, db: Session) -> None:
+    """The policy applies each action in a savepoint; one refused used to forget every mark of the
+    transaction, so a change made before it never reached the figures."""
+    build.refresh_dirty(db)
+    case = shop.cases[0]
+    case.reason = CaseReason.WRONG_ITEM
+    db.flush()
+    with pytest.raises(RuntimeError), db.begin_nested():
+        db.add(case)
+        raise RuntimeError("the action is refused")
+    db.commit()
+    assert build.dirty_pairs(db) == [(date(2026, 3, 2), shop.us.id)]
+
+
 def test_return_rates_by_every_dimension(shop: Shop, db: Session) -> None:
     figs = figures(db)
     assert (figs.total.n("orders"), figs.total.n("cases")) == (15, 5)

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, event, exists, func, insert, inspect, literal, select, text, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from portal.domain.enums import (
     DeadlineKind,
@@ -739,13 +739,18 @@ def apply_marks(session: Session) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if session.info.get(_KEY):
+    # Once, when the whole transaction commits: a savepoint's release also fires this hook, and
+    # marking there cost a query and an insert per savepoint (the policy applies each action in one).
+    if session.info.get(_KEY) and not session.in_nested_transaction():
         session.flush()
         apply_marks(session)
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(_KEY, None)
+def _forget(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint rolled back keeps the marks: those noted before it still count, and one too many
+    # only rebuilds a day again.
+    if not previous_transaction.nested:
+        session.info.pop(_KEY, None)
 
 
 def install() -> None:

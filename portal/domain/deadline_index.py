@@ -67,6 +67,8 @@ def install() -> None:
 
 
 def _flush_and_apply(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release: wait for the whole transaction
+        return
     session.flush()
     _apply(session)
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.domain import audit, deadline_index
+from portal.domain import audit, deadline_index, memo
 from portal.domain.enums import DeadlineState
 from portal.domain.models import Case, CaseEvent, Deadline, SchedulerHeartbeat
 from portal.domain.types import utcnow
@@ -40,19 +40,10 @@ def record_expiry(session: Session, deadline: Deadline, now: datetime) -> None:
             data={"deadline_id": deadline.id, "name": deadline.name, "late": deadline.fired_late},
         )
     )
-    audit.record(
-        session,
-        "deadline.fired",
-        "case",
-        deadline.case_id,
-        {
-            "deadline_id": deadline.id,
-            "name": deadline.name,
-            "due_at": deadline.due_at,
-            "late": deadline.fired_late,
-        },
-        actor_label="scheduler",
-    )
+    details = {"deadline_id": deadline.id, "name": deadline.name, "due_at": deadline.due_at,
+               "late": deadline.fired_late}
+    audit.record_many(session, [audit.entry("deadline.fired", "case", deadline.case_id, details,
+                                            actor_label="scheduler")])
 
 
 @dataclass
@@ -126,7 +117,8 @@ def _fire_batch(
                     select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
                 )
             try:
-                done = _fire(session, rows, now, effect, careful)
+                with memo.batch(session):  # the batch changes no policy or rate: look them up once
+                    done = _fire(session, rows, now, effect, careful)
             except Exception:
                 session.rollback()  # the claims go too: nothing of this attempt stays
                 retry_ids = claimed

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
+from portal.domain import memo
 from portal.domain.backtest import stored_facts
 from portal.domain.enums import PolicyStatus
 from portal.domain.facts import case_facts
@@ -24,6 +25,10 @@ log = logging.getLogger("portal.policy")
 
 def published_version(session: Session, market_id: int | None) -> PolicyVersion | None:
     """The market's published version, or the shared default's when the market has none."""
+    return memo.remembered(session, ("published_version", market_id), lambda: _published(session, market_id))
+
+
+def _published(session: Session, market_id: int | None) -> PolicyVersion | None:
     for condition in ([Policy.market_id == market_id] if market_id is not None else []) + [
         Policy.market_id.is_(None)
     ]:
@@ -57,7 +62,9 @@ def compiled(version: PolicyVersion) -> rules.CompiledPolicy | None:
 
 
 def usd_rates(session: Session) -> dict[str, Decimal]:
-    return {rate.currency: rate.usd_per_unit for rate in session.scalars(select(ExchangeRate))}
+    return memo.remembered(session, "usd_rates", lambda: {
+        rate.currency: rate.usd_per_unit for rate in session.scalars(select(ExchangeRate))
+    })
 
 
 def decide(
