@@ -108,14 +108,15 @@ def _fire_batch(
             fired = select(Deadline).where(Deadline.id.in_(claimed)).order_by(Deadline.due_at)
             rows = session.scalars(fired).all()
             case_ids = {row.case_id for row in rows}
+            # Load the batch's cases up front (the effects then find them in the session instead of
+            # reading one at a time) and, on PostgreSQL, lock them in id order: two schedulers whose
+            # batches share cases then queue behind each other instead of deadlocking halfway (each
+            # would lock cases in the order its effects touch them), and no agent's change slips in
+            # between our read and our write.
+            cases = select(Case).where(Case.id.in_(sorted(case_ids))).order_by(Case.id)
             if session.get_bind().dialect.name == "postgresql":
-                # Lock the batch's cases up front, in id order: two schedulers whose batches share cases
-                # then queue behind each other instead of deadlocking halfway (each would lock cases in
-                # the order its effects touch them), and no agent's change slips in between our read and
-                # our write.
-                session.execute(
-                    select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
-                )
+                cases = cases.with_for_update()
+            loaded = session.scalars(cases).all()  # held: the session keeps objects only while referenced
             try:
                 with memo.batch(session):  # the batch changes no policy or rate: look them up once
                     done = _fire(session, rows, now, effect, careful)
@@ -123,6 +124,7 @@ def _fire_batch(
                 session.rollback()  # the claims go too: nothing of this attempt stays
                 retry_ids = claimed
                 continue
+            del loaded
             lag = max(0.0, (now - rows[0].due_at).total_seconds())
             deadline_index.refresh(session, case_ids)
             session.commit()
