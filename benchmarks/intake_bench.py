@@ -1,6 +1,7 @@
 """Sustained TikTok Shop webhook intake on gunicorn (2 workers) and PostgreSQL, with 20% duplicates.
 
 Run by hand:  .venv/bin/python benchmarks/intake_bench.py [--seconds 20] [--clients 8] [--duplicates 0.2]
+              [--rate 300]  (a fixed rate in all, instead of as fast as the clients can send)
 
 It starts a throwaway PostgreSQL cluster, migrates it, runs gunicorn with 2 workers on loopback, and
 fires signed notifications from several client processes for the given time, re-sending 20% of them
@@ -35,13 +36,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _client(args: tuple[int, str, float, float]) -> dict[str, object]:
-    """One sender: new notifications, and a share of re-sends of ones it already sent."""
+def _client(args: tuple[int, str, float, float, float]) -> dict[str, object]:
+    """One sender: new notifications, and a share of re-sends of ones it already sent; at `rate` per
+    second when given (sends on a fixed schedule, however slow the answers), else as fast as it can."""
     import requests
 
     from portal.domain.marketplace.signing import webhook_signature
 
-    number, url, seconds, duplicates = args
+    number, url, seconds, duplicates, rate = args
     rng = random.Random(number)
     http = requests.Session()
     sent_ids: list[str] = []
@@ -50,7 +52,11 @@ def _client(args: tuple[int, str, float, float]) -> dict[str, object]:
     latencies: list[float] = []
     end = time.monotonic() + seconds
     n = 0
+    next_send = time.monotonic() + rng.random() / rate if rate else 0.0
     while time.monotonic() < end:
+        if rate:
+            time.sleep(max(0.0, next_send - time.monotonic()))
+            next_send += 1 / rate
         fresh = None
         if sent_ids and rng.random() < duplicates:
             body = bodies[rng.choice(sent_ids)]
@@ -75,6 +81,8 @@ def _client(args: tuple[int, str, float, float]) -> dict[str, object]:
                 separators=(",", ":"),
             ).encode()
         started = time.perf_counter()
+        if rate:  # the time it waited behind a slow answer counts: the platform would be waiting too
+            started -= max(0.0, time.monotonic() - (next_send - 1 / rate))
         try:
             response = http.post(
                 url,
@@ -108,6 +116,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duplicates", type=float, default=0.2)
+    parser.add_argument("--rate", type=float, default=0,
+                        help="notifications per second in all (0: as fast as the clients can send)")
     options = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -161,7 +171,8 @@ def main() -> None:
         started = time.perf_counter()
         with multiprocessing.Pool(options.clients) as pool:
             results = pool.map(
-                _client, [(i, webhook, options.seconds, options.duplicates) for i in range(options.clients)]
+                _client, [(i, webhook, options.seconds, options.duplicates, options.rate / options.clients)
+                 for i in range(options.clients)]
             )
         elapsed = time.perf_counter() - started
         accepted = sum(r["accepted"] for r in results)

@@ -77,13 +77,13 @@ def record(
 
 
 def record_many(session: Session, entries: list[dict[str, Any]]) -> int:
-    """Append many entries (made by `entry`) in one statement, in the order given; returns how many.
+    """Append many entries (made by `entry`), in the order given; returns how many.
 
-    Unlike `record`, the session is not flushed first: entries name what they talk about by number,
-    and the rows written meanwhile reach the database with the next flush, in one go (a flush per
-    timeline line was most of the cost of firing a deadline)."""
-    if entries:  # on the connection: the session's execute would flush first
-        session.connection().execute(insert(cast(Table, AuditEntry.__table__)), entries)
+    They are added to the session and written with its next flush, together with the rows they talk
+    about (one statement per table for everything pending, not one per entry), and a savepoint rolled
+    back takes its entries with it.
+    """
+    session.add_all(AuditEntry(**values) for values in entries)
     return len(entries)
 
 
