@@ -277,8 +277,10 @@ def webhook_credentials(
     A shop connected in the portal: its own app only. Any other shop (unknown, or set up through the
     environment): every app the portal knows, so its notifications are kept and reported, not refused.
     """
-    own = connection_for(session, external_shop_id) if external_shop_id else None
-    connections = [own] if own is not None else list(session.scalars(select(ShopConnection)))
+    # One query for both cases: a seller has a handful of shops, and this runs for every notification.
+    rows = session.execute(select(Shop.external_shop_id, ShopConnection).join(ShopConnection.shop)).all()
+    own = next((c for shop_id, c in rows if external_shop_id and shop_id == external_shop_id), None)
+    connections = [own] if own is not None else [c for _shop_id, c in rows]
     found: list[tuple[str, list[str]]] = []
     for connection in connections:
         keys = [_open(vault, connection.app_secret)]
