@@ -48,8 +48,17 @@ def json_number(value: int | Decimal) -> int | float:
 def json_value(value: Any) -> Any:
     """A fact or argument as JSON: Decimal becomes a number, percentages and durations objects."""
     if type(value) is Decimal:
-        # The common case first: money read from the database.
-        return json_number(value) if value.is_finite() else str(value)
+        # The common case first: money read from the database (json_number, written out: explanations
+        # show a lot of money).
+        if not value.is_finite():
+            return str(value)
+        numerator, denominator = value.as_integer_ratio()
+        if denominator == 1:
+            return numerator
+        try:
+            return numerator / denominator
+        except OverflowError:
+            return float(value)
     if isinstance(value, Percent | Duration):
         return value.to_json()
     if isinstance(value, Decimal):
