@@ -279,7 +279,7 @@ def rendered_by(policy: rules.CompiledPolicy, facts: dict[str, Any]) -> Any:
 
 
 def main() -> None:
-    repeat = 15
+    repeat = 51
     cases = sample_cases(2000)
     policy = rules.compile_policy(POLICY_25)
     decisions = [policy.decide(facts) for facts in cases]
