@@ -185,14 +185,18 @@ def interleaved(
     inputs: dict[str, list[Any]] | None = None,
 ) -> dict[str, list[float]]:
     """Microseconds per call of each function in each of `repeat` rounds, the functions taking turns
-    within a round so that a busy machine slows every contender alike. `inputs` gives a function
+    within a round so that a busy machine slows every contender alike, in an order that turns from
+    round to round (what ran just before, and left the caches, matters). `inputs` gives a function
     its own cases.
 
     Timed in CPU time of this process: other programs on a shared machine count for less.
     """
     rounds: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    names = list(fns)
+    for turn in range(repeat):
+        # Each round starts with the next contender: none always runs after the same one.
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            fn = fns[name]
             mine = (inputs or {}).get(name, cases)
             start = time.process_time()
             for facts in mine:
