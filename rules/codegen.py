@@ -88,6 +88,7 @@ class Generator:
         self.lines: list[str] = []
         self._constants: dict[Any, str] = {}
         self._temp = 0
+        self._fresh = 0
         # Field name -> local variable index, for the section being written.
         self.slots: dict[str, int] = {}
         # Nested object name -> local holding it (a Mapping or None), for the section being written.
@@ -104,6 +105,13 @@ class Generator:
             self.namespace[name] = value
         return self._constants[marker]
 
+    def fresh(self, value: Any) -> str:
+        """A name for `value` of its own, never shared with an equal value (for mutable values)."""
+        name = f"_k{self._fresh}"
+        self._fresh += 1
+        self.namespace[name] = value
+        return name
+
     def temp(self) -> str:
         self._temp += 1
         return f"_t{self._temp}"
@@ -118,13 +126,13 @@ class Generator:
         A flat `"buyer.orders"` key wins; otherwise the nested object is read, once per section.
         """
         r = f"r{self.slots[field]}"
-        out = [f"{indent}{r} = f.get({field!r})"]
+        out = [f"{indent}{r} = facts.get({field!r})"]
         steps = field.split(".")
         if len(steps) == 2:
             parent = self.parents.get(steps[0])
             if parent is None:
                 parent = self.parents[steps[0]] = f"o{len(self.parents)}"
-                out.append(f"{indent}{parent} = f.get({steps[0]!r})")
+                out.append(f"{indent}{parent} = facts.get({steps[0]!r})")
                 out.append(
                     f"{indent}if {parent} is not None and type({parent}) is not dict"
                     f" and not isinstance({parent}, _Mapping):"
@@ -134,22 +142,39 @@ class Generator:
             out.append(f"{indent}    {r} = {parent}.get({steps[1]!r})")
         elif len(steps) > 2:
             out.append(f"{indent}if {r} is None:")
-            out.append(f"{indent}    {r} = _raw(f, {field!r})")
+            out.append(f"{indent}    {r} = _raw(facts, {field!r})")
         return out
 
     def convert(self, field: str, indent: str) -> str:
         """The statement setting v<i> to r<i> as the field's type, None when missing or wrong (as runtime)."""
-        i = self.slots[field]
-        r, v = f"r{i}", f"v{i}"
+        return f"{indent}v{self.slots[field]} = {self.conversion(field)}"
+
+    def conversion(self, field: str) -> str:
+        r = f"r{self.slots[field]}"
         kind = FIELDS[field].type
         if kind == NUMBER:
+            # Whole numbers and finite Decimals (money) as they are, with one look at the type.
             return (
-                f"{indent}{v} = {r} if type({r}) is int else None if {r} is None else "
-                f"{r} if type({r}) is _Decimal and {r}.is_finite() else _num({r})"
+                f"{r} if (_ty := type({r})) is int or _ty is _Decimal and {r}.is_finite() else "
+                f"None if {r} is None else _num({r})"
             )
         if kind == BOOLEAN:
-            return f"{indent}{v} = {r} if {r} is True or {r} is False else None"
-        return f"{indent}{v} = {r} if isinstance({r}, str) else None"
+            return f"{r} if {r} is True or {r} is False else None"
+        return f"{r} if isinstance({r}, str) else None"
+
+    def keyable(self, field: str) -> str:
+        """A test that r<i> can key a shared explanation entry: a value that repeats from case to case,
+        hashable, and of one kind per field, so that `True` and `1` are never taken for each other.
+
+        Amounts of money (Decimal, float) are left out: they rarely repeat and would only fill the room.
+        """
+        r = f"r{self.slots[field]}"
+        kind = FIELDS[field].type
+        if kind == NUMBER:
+            return f"(type({r}) is int or {r} is None)"
+        if kind == BOOLEAN:
+            return f"({r} is None or {r} is True or {r} is False)"
+        return f"(type({r}) is str or {r} is None)"
 
     def describe(self, field: str) -> str:
         """The explanation's record of a fact as read and whether it is usable, built once per explanation.
@@ -158,10 +183,10 @@ class Generator:
         share its record.
         """
         i = self.slots[field]
-        r, v, d = f"r{i}", f"v{i}", f"d{i}"
+        r, d = f"r{i}", f"d{i}"
         record = (
             f"{{'field': {field!r}, 'value': {r} if type({r}) in _PLAIN else _json({r}), "
-            f"'status': _MISSING if {r} is None else _WRONG if {v} is None else _PRESENT}}"
+            f"'status': _MISSING if {r} is None else _WRONG if {self.local(field)} is None else _PRESENT}}"
         )
         return f"({d} if {d} is not None else ({d} := {record}))"
 

@@ -8,50 +8,13 @@ from typing import TYPE_CHECKING, Any
 from .decision import actions_text
 
 if TYPE_CHECKING:
-    from .compiler import CompiledSection
     from .decision import Decision
 
 
-def explain(section: CompiledSection | None, ran: tuple[Any, ...], event: str) -> dict[str, Any]:
-    """`ran` is what the section's fast path returned: the deciding index (-1: none), then the facts read."""
-    if section is None:
-        return {
-            "section": None,
-            "outcome": "no_section",
-            "rule": None,
-            "parts": [],
-            "earlier": [],
-            "event": event,
-        }
-    decided = ran[0]
-    rules = section.rules
-    earlier, parts = section.explain(ran, decided if decided >= 0 else len(rules))
-    if decided >= 0:
-        rule = rules[decided]
-        return {
-            "section": section.display,
-            "outcome": "rule",
-            "rule": rule.ref.to_dict(),
-            "parts": parts,
-            "earlier": earlier,
-            "event": event,
-        }
-    if section.otherwise is not None:
-        return {
-            "section": section.display,
-            "outcome": "else",
-            "rule": section.otherwise.ref.to_dict(),
-            "parts": [],
-            "earlier": earlier,
-            "event": event,
-        }
+def no_section(event: str) -> dict[str, Any]:
+    """The explanation when the policy has no section for the event (a compiled section writes its own)."""
     return {
-        "section": section.display,
-        "outcome": "no_match",
-        "rule": None,
-        "parts": [],
-        "earlier": earlier,
-        "event": event,
+        "section": None, "outcome": "no_section", "rule": None, "parts": [], "earlier": [], "event": event
     }
 
 

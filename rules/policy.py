@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
@@ -12,7 +12,7 @@ from .checker import check_policy
 from .compiler import MANUAL, CompiledSection, compile_sections
 from .decision import Decision
 from .diagnostics import ERROR, WARNING, Diagnostic, PolicyError, Reporter
-from .explain import explain
+from .explain import no_section
 from .messages import render
 from .reader import read_policy
 from .vocabulary import DEFAULT_EVENT
@@ -53,19 +53,26 @@ def section_key(event: str) -> str:
 class CompiledPolicy:
     """A checked policy turned into Python; decide() is safe to call from many threads."""
 
+    # decide(facts, event="case_opened") -> Decision: the decision for a case with these facts; missing
+    # or odd facts never raise. For the default event and a dict of facts it is the compiled section
+    # itself, so that deciding costs one call; anything else goes through `_decide`.
+    decide: Callable[..., Decision]
+
     def __init__(self, policy: n.Policy, text: str, warnings: list[Diagnostic]) -> None:
         self.name: str | None = policy.name
         self.ast = policy
         self.warnings = warnings
         self.source_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self._sections: dict[str, CompiledSection] = compile_sections(policy)
+        self._sections: dict[str, CompiledSection] = compile_sections(policy, self._decide)
         # The section for each event name as callers spell it, so decide() skips section_key().
         self._by_event: dict[str, CompiledSection | None] = {}
         self.sections: tuple[str, ...] = tuple(self._sections)
         self.examples: tuple[n.Example, ...] = policy.examples
+        default = self._sections.get(DEFAULT_EVENT)
+        self.decide = default.run if default is not None else self._decide
 
-    def decide(self, facts: Mapping[str, Any] | None, event: str = DEFAULT_EVENT) -> Decision:
-        """The decision for a case with these facts; missing or odd facts never raise."""
+    def _decide(self, facts: Mapping[str, Any] | None, event: str = DEFAULT_EVENT) -> Decision:
+        """decide() for any event and any mapping (or None) of facts."""
         if facts is None:
             facts = {}
         elif type(facts) is not dict and not isinstance(facts, Mapping):
@@ -77,8 +84,8 @@ class CompiledPolicy:
             if len(self._by_event) < _EVENT_CACHE:
                 self._by_event[event] = section
         if section is None:
-            return Decision(event, list(MANUAL), None, explain, (None, (-1,), event))
-        return section.run(facts, event)
+            return Decision(event, list(MANUAL), None, no_section, (event,))
+        return section.run(facts, event, True)
 
     def __repr__(self) -> str:
         return f"CompiledPolicy(name={self.name!r}, sections={self.sections!r})"

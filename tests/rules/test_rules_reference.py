@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import rules
+from rules import compiler
 from rules.policy import analyse
 from rules.vocabulary import BOOLEAN, FIELDS, NUMBER
 
@@ -248,3 +250,28 @@ def test_the_reference_agrees_on_a_known_case() -> None:
     assert got["rule"] is None
     assert got["explanation"]["earlier"][0]["part"]["values"][0]["status"] == "wrong type"
     assert got["explanation"]["earlier"][1]["result"] == "false"
+
+
+@CHECKS
+@given(
+    text=policy_text(),
+    cases=st.lists(facts(), min_size=2, max_size=6),
+    event=EVENTS,
+    room=st.sampled_from([0, 2, 2048]),
+)
+def test_shared_explanation_entries_agree_with_the_reference(
+    text: str, cases: list[dict[str, Any]], event: str, room: int
+) -> None:
+    """Cases decided twice over, so later explanations reuse the entries earlier ones kept (or, with
+    no room left, build their own): every explanation is still the reference's."""
+    shared = compiler.SHARED_ENTRIES
+    compiler.SHARED_ENTRIES = room
+    try:
+        policy = compiled_or_skip(text)
+    finally:
+        compiler.SHARED_ENTRIES = shared
+    for case in cases + cases:
+        got = policy.decide(case, event)
+        want = reference.decide(policy.ast, case, event)
+        assert got.explanation == want["explanation"], (text, case)
+        assert json.dumps(got.explanation, default=str) == json.dumps(want["explanation"], default=str)
