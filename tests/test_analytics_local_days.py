@@ -1,4 +1,4 @@
-"""Analytics counts each market's own days, and its daily and monthly rollups equal the raw cases.
+"""Analytics counts each market's own days, and its daily, dekad and monthly rollups equal the raw cases.
 
 Random shops with cases near midnight in zones on both sides of UTC, on daylight-saving days and at
 month ends, compared with figures worked out straight from the cases; then random changes, refreshed.
@@ -209,6 +209,8 @@ def test_rollups_equal_the_raw_cases_before_and_after_changes(
             PERIOD,
             an.Period(date(2026, 3, 1), date(2026, 3, 31)),
             an.Period(date(2026, 3, 8), date(2026, 3, 8)),
+            an.Period(date(2026, 2, 21), date(2026, 4, 10)),  # a dekad, a month, a dekad
+            an.Period(date(2026, 3, 5), date(2026, 4, 25)),  # days, dekads across a month's end, days
         ):
             expected = raw(db, period)
             for months in (True, False):
@@ -222,32 +224,121 @@ def test_rollups_equal_the_raw_cases_before_and_after_changes(
 @pytest.mark.parametrize(
     ("start", "end", "parts"),
     [
-        ("2026-03-01", "2026-03-31", [(True, "2026-03-01", "2026-03-31")]),
-        ("2026-03-02", "2026-03-31", [(False, "2026-03-02", "2026-03-31")]),
-        ("2026-03-05", "2026-03-20", [(False, "2026-03-05", "2026-03-20")]),
+        ("2026-03-01", "2026-03-31", [("month", "2026-03-01", "2026-03-31")]),
+        (
+            "2026-03-02",
+            "2026-03-31",
+            [("day", "2026-03-02", "2026-03-10"), ("dekad", "2026-03-11", "2026-03-31")],
+        ),
+        (
+            "2026-03-05",
+            "2026-03-20",
+            [("day", "2026-03-05", "2026-03-10"), ("dekad", "2026-03-11", "2026-03-20")],
+        ),
+        ("2026-03-12", "2026-03-19", [("day", "2026-03-12", "2026-03-19")]),
+        ("2026-03-11", "2026-03-20", [("dekad", "2026-03-11", "2026-03-20")]),
         (
             "2026-02-25",
             "2026-05-03",
             [
-                (False, "2026-02-25", "2026-02-28"),
-                (True, "2026-03-01", "2026-04-30"),
-                (False, "2026-05-01", "2026-05-03"),
+                ("day", "2026-02-25", "2026-02-28"),
+                ("month", "2026-03-01", "2026-04-30"),
+                ("day", "2026-05-01", "2026-05-03"),
             ],
         ),
-        ("2025-12-01", "2026-11-30", [(True, "2025-12-01", "2026-11-30")]),
+        ("2025-12-01", "2026-11-30", [("month", "2025-12-01", "2026-11-30")]),
+        (
+            "2025-11-16",
+            "2026-11-15",
+            [
+                ("day", "2025-11-16", "2025-11-20"),
+                ("dekad", "2025-11-21", "2025-11-30"),
+                ("month", "2025-12-01", "2026-10-31"),
+                ("dekad", "2026-11-01", "2026-11-10"),
+                ("day", "2026-11-11", "2026-11-15"),
+            ],
+        ),
+        (
+            "2026-02-09",
+            "2026-03-22",
+            [
+                ("day", "2026-02-09", "2026-02-10"),
+                ("dekad", "2026-02-11", "2026-03-20"),
+                ("day", "2026-03-21", "2026-03-22"),
+            ],
+        ),
         (
             "2025-12-31",
             "2026-01-31",
-            [(False, "2025-12-31", "2025-12-31"), (True, "2026-01-01", "2026-01-31")],
+            [("day", "2025-12-31", "2025-12-31"), ("month", "2026-01-01", "2026-01-31")],
         ),
     ],
 )
-def test_a_period_reads_whole_months_and_the_days_around_them(
-    start: str, end: str, parts: list[tuple[bool, str, str]]
+def test_a_period_reads_whole_months_dekads_and_the_days_around_them(
+    start: str, end: str, parts: list[tuple[str, str, str]]
 ) -> None:
     period = an.Period(date.fromisoformat(start), date.fromisoformat(end))
-    assert period.parts() == [(m, date.fromisoformat(a), date.fromisoformat(b)) for m, a, b in parts]
-    assert period.parts(months=False) == [(False, period.start, period.end)]
+    assert period.parts() == [(level, date.fromisoformat(a), date.fromisoformat(b)) for level, a, b in parts]
+    assert period.parts(months=False) == [("day", period.start, period.end)]
+
+
+def test_the_parts_of_any_period_are_aligned_and_cover_it_in_order() -> None:
+    units = {"month": (build.month_of, build.next_month), "dekad": (build.dekad_of, build.next_dekad)}
+    first_day = date(2025, 12, 20)
+    for start in (first_day + timedelta(days=n) for n in range(75)):
+        for end in (start + timedelta(days=n) for n in (0, 1, 8, 9, 10, 11, 19, 20, 29, 30, 31, 45, 70, 400)):
+            parts = an.Period(start, end).parts()
+            assert parts[0][1] == start and parts[-1][2] == end, (start, end)
+            for (_, _, last), (_, first, _) in zip(parts, parts[1:], strict=False):
+                assert first == last + timedelta(days=1), (start, end, parts)
+            for level, first, last in parts:
+                if level in units:
+                    unit_of, next_unit = units[level]
+                    assert unit_of(first) == first and next_unit(unit_of(last)) == last + timedelta(days=1)
+            # At most ten days at either end (the third dekad of a 31-day month has eleven), unless
+            # the period holds no whole dekad at all.
+            days = [(last - first).days + 1 for level, first, last in parts if level == "day"]
+            assert len(parts) == 1 or (len(days) <= 2 and max(days, default=0) <= 10), (start, end, parts)
+
+
+# The kinds of days a period can start on, and end on: a month's or dekad's first or last day, or
+# the day before or after one (February's last dekad is eight days long).
+STARTS = [date(2026, 3, d) for d in (1, 2, 10, 11, 12, 20, 21, 22, 31)] + [date(2026, 2, d) for d in (21, 28)]
+ENDS = [date(2026, 4, d) for d in (1, 9, 10, 11, 19, 20, 21, 29, 30)] + [date(2026, 3, 20), date(2026, 5, 1)]
+
+
+def summed(figs: an.Figures) -> dict[str, object]:
+    """Every additive figure and histogram, as plain values."""
+
+    def plain(sums: an.Sums) -> tuple[dict[str, int], dict[str, dict[str, Decimal]]]:
+        return dict(sums.counts), {c: dict(m) for c, m in sums.money.items()}
+
+    return {
+        "total": plain(figs.total),
+        "markets": {m: plain(s) for m, s in figs.by_market.items()},
+        "by": {dim: {k: plain(s) for k, s in keys.items()} for dim, keys in figs.by.items()},
+        "previous": {k: plain(s) for k, s in figs.previous_sku.items()},
+        "durations": figs.durations,
+        "agents": figs.agent_durations,
+    }
+
+
+def test_a_period_on_any_boundary_has_the_figures_of_its_days(db: Session, users: dict[Role, User]) -> None:
+    RandomShop(db, 3, users[Role.CS_AGENT])
+    build.refresh_dirty(db)
+    read = 0
+    for start in STARTS:
+        for end in ENDS:
+            if end < start:
+                continue
+            period = an.Period(start, end)
+            days = summed(an.figures(db, period, months=False))
+            assert summed(an.figures(db, period)) == days, period.parts()
+            read += 1
+    assert read > 100
+    assert summed(an.figures(db, an.Period(STARTS[0], ENDS[-1])))["total"] != summed(
+        an.figures(db, an.Period(STARTS[1], ENDS[-1]))
+    )["total"]
 
 
 def test_a_market_that_moves_to_another_zone_counts_its_days_anew(db: Session) -> None:

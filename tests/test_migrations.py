@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,48 @@ def test_existing_entries_migrate_into_the_signed_tree(empty_url: str, tmp_path:
         assert rows[0][0] == "0" * 64 and all(rows[i][0] == rows[i - 1][1] for i in range(1, 5))
     finally:
         engine.dispose()
+
+
+def test_dekad_rollups_are_filled_from_the_daily_ones(empty_url: str) -> None:
+    """0026 sums the daily rows already there into their dekads (1-10, 11-20, 21 to the month's end)."""
+    migrate.upgrade(empty_url, "0025")
+    counts = ", ".join(
+        ("orders", "cases", "auto_cases", "deadlines", "deadlines_missed", "disputes_opened", "disputes_won",
+         "disputes_lost", "shipments", "exceptions", "cases_refunded", "cases_missed", "cases_disputed",
+         "targets", "targets_missed")
+    )
+    money = "revenue, refund_full, refund_returnless, refund_partial, refund_coupon"
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            for day, orders, revenue in (
+                ("2026-02-10", 1, "1.10"), ("2026-02-11", 2, "2.20"), ("2026-02-20", 3, "3.30"),
+                ("2026-02-21", 4, "4.40"), ("2026-02-28", 5, "5.50"), ("2026-03-01", 6, "6.60"),
+                ("2026-03-31", 7, "7.70"),
+            ):
+                conn.execute(text(
+                    f"INSERT INTO analytics_daily (day, market_id, dim, key, currency, {counts}, {money}) "
+                    f"VALUES (:day, 1, 'all', '', 'USD', :n, {', '.join(['0'] * 14)}, :r, 0, 0, 0, 0)"
+                ), {"day": day, "n": orders, "r": revenue})
+                conn.execute(text(
+                    "INSERT INTO analytics_durations (day, market_id, metric, key, bucket, cases) "
+                    "VALUES (:day, 1, 'resolution', '', 60, :n)"
+                ), {"day": day, "n": orders})
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            sums = conn.execute(text(
+                "SELECT dekad, orders, revenue FROM analytics_dekads ORDER BY dekad"
+            )).all()
+            histograms = conn.execute(text(
+                "SELECT dekad, cases FROM analytics_durations_dekads ORDER BY dekad"
+            )).all()
+    finally:
+        engine.dispose()
+    expected = [("2026-02-01", 1, "1.10"), ("2026-02-11", 5, "5.50"), ("2026-02-21", 9, "9.90"),
+                ("2026-03-01", 6, "6.60"), ("2026-03-21", 7, "7.70")]
+    assert [(str(d), n, f"{Decimal(r):.2f}") for d, n, r in sums] == expected
+    assert [(str(d), n) for d, n in histograms] == [(d, n) for d, n, _ in expected]

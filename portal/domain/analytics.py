@@ -1,4 +1,4 @@
-"""The after-sales figures of a period and market, read from the daily rollups.
+"""The after-sales figures of a period and market, read from the daily, dekad and monthly rollups.
 
 Definitions (the dashboard states them too):
 - Days are each market's own calendar days (in its time zone). Orders count on the day they were
@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.domain import analytics_build as build
 from portal.domain.enums import CaseType
 from portal.domain.models import (
     AnalyticsDaily,
+    AnalyticsDekad,
     AnalyticsDuration,
+    AnalyticsDurationDekad,
     AnalyticsDurationMonthly,
     AnalyticsMonthly,
     Campaign,
@@ -61,18 +63,38 @@ class Period:
     def previous(self) -> Period:
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
 
-    def parts(self, months: bool = True) -> list[tuple[bool, date, date]]:
-        """The period as (monthly?, first, last): whole calendar months, and the days at either end."""
-        first = self.start if self.start.day == 1 else build.next_month(self.start)
-        after = build.month_of(self.end + timedelta(days=1))  # the first month not wholly inside
-        if not months or first >= after:
-            return [(False, self.start, self.end)]
-        parts = [(True, first, after - timedelta(days=1))]
-        if self.start < first:
-            parts.insert(0, (False, self.start, first - timedelta(days=1)))
-        if after <= self.end:
-            parts.append((False, after, self.end))
-        return parts
+    def parts(self, months: bool = True) -> list[tuple[str, date, date]]:
+        """The period as (level, first, last): the whole calendar months in it ("month"), the whole
+        dekads around them ("dekad") and the days left at either end ("day"), in order."""
+        if not months:
+            return [("day", self.start, self.end)]
+        return _cover(self.start, self.end, 0)
+
+
+# Each level's units: where the unit holding a day starts, and where the next one starts.
+_LEVELS: tuple[tuple[str, Callable[[date], date], Callable[[date], date]], ...] = (
+    ("month", build.month_of, build.next_month),
+    ("dekad", build.dekad_of, build.next_dekad),
+)
+
+
+def _cover(start: date, end: date, level: int) -> list[tuple[str, date, date]]:
+    """[start, end] as the fewest rollup ranges: the whole units of this level inside it, and the rest
+    of either end covered by the finer levels."""
+    if start > end:
+        return []
+    if level == len(_LEVELS):
+        return [("day", start, end)]
+    name, unit_of, next_unit = _LEVELS[level]
+    first = start if unit_of(start) == start else next_unit(unit_of(start))
+    after = unit_of(end + timedelta(days=1))  # the first unit not wholly inside
+    if first >= after:
+        return _cover(start, end, level + 1)
+    return [
+        *_cover(start, first - timedelta(days=1), level + 1),
+        (name, first, after - timedelta(days=1)),
+        *_cover(after, end, level + 1),
+    ]
 
 
 @dataclass
@@ -177,6 +199,43 @@ class Figures:
 
 
 _MEASURES = (*build.COUNT_COLUMNS, *build.MONEY_COLUMNS)
+_SUMS: dict[str, Any] = {"day": AnalyticsDaily, "dekad": AnalyticsDekad, "month": AnalyticsMonthly}
+_HISTOGRAMS: dict[str, Any] = {
+    "day": AnalyticsDuration,
+    "dekad": AnalyticsDurationDekad,
+    "month": AnalyticsDurationMonthly,
+}
+
+
+def _summed(
+    session: Session,
+    tables: Mapping[str, Any],
+    period: Period,
+    months: bool,
+    market_id: int | None,
+    group: tuple[str, ...],
+    measures: tuple[str, ...],
+    dims: tuple[str, ...] | None = None,
+) -> Sequence[Row[Any]]:
+    """Rollup rows of the period summed per `group`: the rows of its whole months, dekads and the days
+    around them, each read from its own table, added up in one statement."""
+    parts = []
+    for level, first, last in period.parts(months):
+        table = tables[level]
+        when = build.date_column(table)
+        part = select(*[getattr(table, name).label(name) for name in (*group, *measures)]).where(
+            when >= first, when <= last
+        )
+        if market_id is not None:
+            part = part.where(table.market_id == market_id)
+        if dims is not None:
+            part = part.where(table.dim.in_(dims))
+        parts.append(part)
+    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    columns = [rows.c[name] for name in group]
+    return session.execute(
+        select(*columns, *[func.sum(rows.c[name]).label(name) for name in measures]).group_by(*columns)
+    ).all()
 
 
 def _sums(
@@ -187,23 +246,9 @@ def _sums(
     months: bool,
     dims: tuple[str, ...] | None = None,
 ) -> list[Mapping[str, Any]]:
-    """Rollup rows of the period summed per `group`, from whole months and the days around them."""
-    out: list[Mapping[str, Any]] = []
-    for monthly, first, last in period.parts(months):
-        table: Any = AnalyticsMonthly if monthly else AnalyticsDaily
-        when = table.month if monthly else table.day
-        columns = [getattr(table, name) for name in group]
-        query = (
-            select(*columns, *[func.sum(getattr(table, c)).label(c) for c in _MEASURES])
-            .where(when >= first, when <= last)
-            .group_by(*columns)
-        )
-        if market_id is not None:
-            query = query.where(table.market_id == market_id)
-        if dims is not None:
-            query = query.where(table.dim.in_(dims))
-        out.extend(dict(row) for row in session.execute(query).mappings())
-    return out
+    """Rollup rows of the period summed per `group`."""
+    rows = _summed(session, _SUMS, period, months, market_id, group, _MEASURES, dims)
+    return [cast(Mapping[str, Any], row._mapping) for row in rows]
 
 
 def _by_dims(
@@ -219,19 +264,10 @@ def _durations(
     session: Session, period: Period, market_id: int | None, months: bool
 ) -> dict[tuple[str, str], dict[int, int]]:
     """Histograms per (metric, key): key "" for the whole selection, an agent's id for theirs."""
-    out: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for monthly, first, last in period.parts(months):
-        table: Any = AnalyticsDurationMonthly if monthly else AnalyticsDuration
-        when = table.month if monthly else table.day
-        query = (
-            select(table.metric, table.key, table.bucket, func.sum(table.cases))
-            .where(when >= first, when <= last)
-            .group_by(table.metric, table.key, table.bucket)
-        )
-        if market_id is not None:
-            query = query.where(table.market_id == market_id)
-        for metric, key, upper, cases in session.execute(query):
-            out[(metric, key)][int(upper)] += int(cases or 0)
+    out: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    group = ("metric", "key", "bucket")
+    for row in _summed(session, _HISTOGRAMS, period, months, market_id, group, ("cases",)):
+        out[(row.metric, row.key)][int(row.bucket)] = int(row.cases or 0)
     return out
 
 

@@ -1,8 +1,9 @@
 """Building the analytics rollups of one market-local day, and keeping them right as cases change.
 
 A case's day is the calendar day on which it was opened in its market's time zone (an order's, the day
-it was placed there). Each rebuilt day also rebuilds its month's row in the same transaction, so a long
-period reads whole months and only the days at its ends.
+it was placed there). Each rebuilt day also rebuilds its dekad's rows (days 1-10, 11-20 or 21 to the
+month's end) and its month's from the dekads in the same transaction, so a long period reads whole
+months, whole dekads and at most nine days at either end.
 
 Every write through the ORM that touches a case, an order or anything hanging off them marks the
 (day, market) it counts in as dirty, in the same transaction (`install` below). Dirty days are rebuilt
@@ -37,8 +38,10 @@ from portal.domain.enums import (
 from portal.domain.enums import TrackingStatus as TS
 from portal.domain.models import (
     AnalyticsDaily,
+    AnalyticsDekad,
     AnalyticsDirty,
     AnalyticsDuration,
+    AnalyticsDurationDekad,
     AnalyticsDurationMonthly,
     AnalyticsMonthly,
     Case,
@@ -153,6 +156,19 @@ def month_of(day: date) -> date:
 
 def next_month(month: date) -> date:
     return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def dekad_of(day: date) -> date:
+    """The first day of the dekad holding `day`: the 1st, 11th or 21st of its month."""
+    return day.replace(day=min(day.day - (day.day - 1) % 10, 21))
+
+
+def next_dekad(dekad: date) -> date:
+    return next_month(dekad) if dekad.day == 21 else dekad + timedelta(days=10)
+
+
+def dekads_of(month: date) -> tuple[date, date, date]:
+    return month, month.replace(day=11), month.replace(day=21)
 
 
 def bucket(minutes: int) -> int:
@@ -468,51 +484,56 @@ def rebuild_days(session: Session, days: Iterable[date], market_id: int) -> None
         session.execute(insert(cast(Table, AnalyticsDuration.__table__)), buckets[first : first + 5000])
 
 
-def rebuild_month(session: Session, month: date, market_id: int) -> None:
-    """Replace a market's month rows with the sums of its daily rows."""
-    end = next_month(month)
+def date_column(table: Any) -> Any:
+    """The date a rollup row is of: its day, the first day of its dekad, or of its month."""
+    for name in ("day", "dekad", "month"):
+        if hasattr(table, name):
+            return getattr(table, name)
+    raise TypeError(f"{table} is not a rollup")
+
+
+def _roll_up(
+    session: Session, target: Any, when: date, source: Any, first: date, after: date, market_id: int
+) -> None:
+    """Replace a market's rows of `target` at `when` with the sums of its `source` rows in [first, after)."""
+    sums = hasattr(target, "dim")
+    target_when, source_when = date_column(target), date_column(source)
+    session.execute(delete(target).where(target_when == when, target.market_id == market_id))
+    group = ("dim", "key", "currency") if sums else ("metric", "key", "bucket")
+    measures = (*COUNT_COLUMNS, *MONEY_COLUMNS) if sums else ("cases",)
     session.execute(
-        delete(AnalyticsMonthly).where(
-            AnalyticsMonthly.month == month, AnalyticsMonthly.market_id == market_id
-        )
-    )
-    session.execute(
-        delete(AnalyticsDurationMonthly).where(
-            AnalyticsDurationMonthly.month == month, AnalyticsDurationMonthly.market_id == market_id
-        )
-    )
-    d = AnalyticsDaily
-    measures = (*COUNT_COLUMNS, *MONEY_COLUMNS)
-    session.execute(
-        insert(AnalyticsMonthly).from_select(
-            ["month", "market_id", "dim", "key", "currency", *measures],
+        insert(target).from_select(
+            [target_when.key, "market_id", *group, *measures],
             select(
-                literal(month, AnalyticsMonthly.month.type), d.market_id, d.dim, d.key, d.currency,
-                *[func.sum(getattr(d, name)) for name in measures],
+                literal(when, target_when.type),
+                source.market_id,
+                *[getattr(source, name) for name in group],
+                *[func.sum(getattr(source, name)) for name in measures],
             )
-            .where(d.market_id == market_id, d.day >= month, d.day < end)
-            .group_by(d.market_id, d.dim, d.key, d.currency),
+            .where(source.market_id == market_id, source_when >= first, source_when < after)
+            .group_by(source.market_id, *[getattr(source, name) for name in group]),
         )
     )
-    h = AnalyticsDuration
-    session.execute(
-        insert(AnalyticsDurationMonthly).from_select(
-            ["month", "market_id", "metric", "key", "bucket", "cases"],
-            select(
-                literal(month, AnalyticsDurationMonthly.month.type), h.market_id, h.metric, h.key, h.bucket,
-                func.sum(h.cases),
-            )
-            .where(h.market_id == market_id, h.day >= month, h.day < end)
-            .group_by(h.market_id, h.metric, h.key, h.bucket),
-        )
-    )
+
+
+def rebuild_month(session: Session, month: date, market_id: int, days: Iterable[date] | None = None) -> None:
+    """Replace a market's dekad rows (those holding `days`, or all three) with the sums of their daily
+    rows, then its month rows with the sums of the three dekads."""
+    dekads = sorted({dekad_of(day) for day in days} if days is not None else dekads_of(month))
+    for dekad in dekads:
+        after = next_dekad(dekad)
+        _roll_up(session, AnalyticsDekad, dekad, AnalyticsDaily, dekad, after, market_id)
+        _roll_up(session, AnalyticsDurationDekad, dekad, AnalyticsDuration, dekad, after, market_id)
+    after = next_month(month)
+    _roll_up(session, AnalyticsMonthly, month, AnalyticsDekad, month, after, market_id)
+    _roll_up(session, AnalyticsDurationMonthly, month, AnalyticsDurationDekad, month, after, market_id)
 
 
 def rebuild(session: Session, day: date, market_id: int) -> None:
-    """Rebuild one day and market, and its month."""
+    """Rebuild one day and market, its dekad and its month."""
     _lock(session, month_of(day), market_id)
     rebuild_days(session, [day], market_id)
-    rebuild_month(session, month_of(day), market_id)
+    rebuild_month(session, month_of(day), market_id, [day])
 
 
 def _insert_dirty(session: Session, pairs: Iterable[tuple[date, int]]) -> None:
@@ -628,7 +649,7 @@ def refresh_dirty(
         ]
         if claimed:
             rebuild_days(session, claimed, market)
-            rebuild_month(session, month, market)
+            rebuild_month(session, month, market, claimed)
         session.commit()
         done += len(claimed)
     return done
@@ -639,14 +660,17 @@ def rezone(session: Session, market_id: int) -> None:
     session.info.pop(_ZONES, None)
     for daily in (AnalyticsDaily, AnalyticsDuration):
         session.execute(delete(daily).where(daily.market_id == market_id))
-    for monthly in (AnalyticsMonthly, AnalyticsDurationMonthly):
-        session.execute(delete(monthly).where(monthly.market_id == market_id))
+    for summed in (AnalyticsDekad, AnalyticsDurationDekad, AnalyticsMonthly, AnalyticsDurationMonthly):
+        session.execute(delete(summed).where(summed.market_id == market_id))
     mark_everything(session, market_id)
 
 
 def rebuild_everything(session: Session) -> int:
     """Build every rollup from scratch (the demo seed and `flask analytics rebuild` use this)."""
-    for table in (AnalyticsDaily, AnalyticsDuration, AnalyticsMonthly, AnalyticsDurationMonthly):
+    for table in (
+        AnalyticsDaily, AnalyticsDuration, AnalyticsDekad, AnalyticsDurationDekad, AnalyticsMonthly,
+        AnalyticsDurationMonthly,
+    ):
         session.execute(delete(table))
     mark_everything(session)
     session.commit()

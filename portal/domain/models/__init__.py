@@ -2,8 +2,10 @@
 
 from portal.domain.models.analytics import (
     AnalyticsDaily,
+    AnalyticsDekad,
     AnalyticsDirty,
     AnalyticsDuration,
+    AnalyticsDurationDekad,
     AnalyticsDurationMonthly,
     AnalyticsMonthly,
 )
@@ -59,8 +61,10 @@ __all__ = [
     "CasePresence",
     "SavedView",
     "AnalyticsDaily",
+    "AnalyticsDekad",
     "AnalyticsDirty",
     "AnalyticsDuration",
+    "AnalyticsDurationDekad",
     "AnalyticsDurationMonthly",
     "AnalyticsMonthly",
     "ApiIdempotencyKey",

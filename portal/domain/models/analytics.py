@@ -1,8 +1,9 @@
-"""Pre-aggregated after-sales figures: daily and monthly rollups per market, histograms, dirty days.
+"""Pre-aggregated after-sales figures: daily, dekad and monthly rollups per market, histograms, dirty days.
 
 Everything here is derived from the case and order tables and can be rebuilt from them at any time
 (portal.domain.analytics_build); nothing else writes these tables. A day is a calendar day in the
-market's own time zone, and a month is made of those days.
+market's own time zone; a dekad is days 1-10, 11-20 or 21 to the end of a month, and a month is made
+of its three dekads.
 """
 
 from __future__ import annotations
@@ -65,8 +66,19 @@ class AnalyticsDaily(_Sums, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
+class AnalyticsDekad(_Sums, Base):
+    """The daily rows of one dekad (`dekad` is its first day: the 1st, 11th or 21st) added up, so the
+    part of a period outside whole months reads at most nine days per end and a few dekads, not a
+    month of days. Rebuilt with each of its days."""
+
+    __tablename__ = "analytics_dekads"
+    __table_args__ = (Index("ix_analytics_dekads_dim_dekad", "dim", "dekad", "market_id"),)
+
+    dekad: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
 class AnalyticsMonthly(_Sums, Base):
-    """The daily rows of one calendar month (`month` is its first day) added up, so a long period
+    """The dekad rows of one calendar month (`month` is its first day) added up, so a long period
     reads a dozen rows per slice instead of hundreds. Rebuilt with each day of the month."""
 
     __tablename__ = "analytics_monthly"
@@ -93,8 +105,21 @@ class AnalyticsDuration(Base):
     cases: Mapped[int] = mapped_column(default=0)
 
 
+class AnalyticsDurationDekad(Base):
+    """The daily histograms of one dekad added up (`dekad` is its first day)."""
+
+    __tablename__ = "analytics_durations_dekads"
+
+    dekad: Mapped[date] = mapped_column(Date, primary_key=True)
+    market_id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+
 class AnalyticsDurationMonthly(Base):
-    """The daily histograms of one calendar month added up (`month` is its first day)."""
+    """The dekad histograms of one calendar month added up (`month` is its first day)."""
 
     __tablename__ = "analytics_durations_monthly"
 
