@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, func, select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.domain import analytics_build as build
@@ -113,6 +113,17 @@ class Sums:
             amount = Decimal(values.get(name) or 0)
             if amount:
                 self.money[currency][name] += amount
+
+    def add_row(self, currency: str, measures: Sequence[Any]) -> None:
+        """Add a rollup row's measures, given in the order of `_MEASURES` (counts, then money)."""
+        counts = self.counts
+        for name, value in zip(build.COUNT_COLUMNS, measures, strict=False):
+            counts[name] += int(value or 0)
+        money = None
+        for name, amount in zip(build.MONEY_COLUMNS, measures[len(build.COUNT_COLUMNS) :], strict=True):
+            if amount:
+                money = self.money[currency] if money is None else money
+                money[name] += Decimal(amount)
 
     def n(self, name: str) -> int:
         return self.counts.get(name, 0)
@@ -216,7 +227,7 @@ def _summed(
     group: tuple[str, ...],
     measures: tuple[str, ...],
     dims: tuple[str, ...] | None = None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Sequence[Any]]:
     """Rollup rows of the period summed per `group`: the rows of its whole months, dekads and the days
     around them, each read from its own table, added up in one statement."""
     parts = []
@@ -238,25 +249,13 @@ def _summed(
     ).all()
 
 
-def _sums(
-    session: Session,
-    period: Period,
-    market_id: int | None,
-    group: tuple[str, ...],
-    months: bool,
-    dims: tuple[str, ...] | None = None,
-) -> list[Mapping[str, Any]]:
-    """Rollup rows of the period summed per `group`."""
-    rows = _summed(session, _SUMS, period, months, market_id, group, _MEASURES, dims)
-    return [cast(Mapping[str, Any], row._mapping) for row in rows]
-
-
 def _by_dims(
     session: Session, period: Period, market_id: int | None, dims: tuple[str, ...], months: bool = True
 ) -> dict[str, dict[str, Sums]]:
     out: dict[str, dict[str, Sums]] = {dim: defaultdict(Sums) for dim in dims}
-    for row in _sums(session, period, market_id, ("dim", "key", "currency"), months, dims):
-        out[row["dim"]][row["key"]].add(row["currency"], row)
+    group = ("dim", "key", "currency")
+    for row in _summed(session, _SUMS, period, months, market_id, group, _MEASURES, dims):
+        out[row[0]][row[1]].add_row(row[2], row[3:])
     return out
 
 
@@ -265,9 +264,9 @@ def _durations(
 ) -> dict[tuple[str, str], dict[int, int]]:
     """Histograms per (metric, key): key "" for the whole selection, an agent's id for theirs."""
     out: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    group = ("metric", "key", "bucket")
-    for row in _summed(session, _HISTOGRAMS, period, months, market_id, group, ("cases",)):
-        out[(row.metric, row.key)][int(row.bucket)] = int(row.cases or 0)
+    rows = _summed(session, _HISTOGRAMS, period, months, market_id, ("metric", "key", "bucket"), ("cases",))
+    for metric, key, upper, cases in rows:
+        out[(metric, key)][int(upper)] = int(cases or 0)
     return out
 
 
@@ -290,8 +289,9 @@ def figures(session: Session, period: Period, market_id: int | None = None, mont
     """
     markets = {m.id: m for m in session.scalars(select(Market).order_by(Market.code))}
     by_market: dict[int, Sums] = defaultdict(Sums)
-    for row in _sums(session, period, market_id, ("market_id", "currency"), months, ("all",)):
-        by_market[row["market_id"]].add(row["currency"], row)
+    group = ("market_id", "currency")
+    for row in _summed(session, _SUMS, period, months, market_id, group, _MEASURES, ("all",)):
+        by_market[row[0]].add_row(row[1], row[2:])
     total = Sums()
     for sums in by_market.values():
         for currency, amounts in sums.money.items():
