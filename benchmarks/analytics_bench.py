@@ -239,9 +239,10 @@ def measure(url: str, runs: int, cases: int) -> None:
         built = analytics_build.rebuild_everything(session)
         elapsed = time.perf_counter() - started
         rows = session.scalar(text("SELECT count(*) FROM analytics_daily"))
+        dekads = session.scalar(text("SELECT count(*) FROM analytics_dekads"))
         monthly = session.scalar(text("SELECT count(*) FROM analytics_monthly"))
     print(
-        f"  built {built:,} market-days ({rows:,} daily and {monthly:,} monthly rollup rows) "
+        f"  built {built:,} market-days ({rows:,} daily, {dekads:,} dekad and {monthly:,} monthly rollup rows) "
         f"from scratch in {elapsed:.1f}s",
         flush=True,
     )
