@@ -1,7 +1,7 @@
 """Analytics dekad rollups (days 1-10, 11-20 and 21 to the month's end), filled from the daily ones.
 
 A period that starts or ends mid-month read up to a month of daily rows at either end; with dekads it
-reads at most nine days per end and a dekad or two. The new rows are the sums of the daily rows already
+reads at most ten days per end and a dekad or two. The new rows are the sums of the daily rows already
 there, so figures stay right from the first request after the upgrade.
 
 Revision ID: 0026

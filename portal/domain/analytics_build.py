@@ -3,7 +3,7 @@
 A case's day is the calendar day on which it was opened in its market's time zone (an order's, the day
 it was placed there). Each rebuilt day also rebuilds its dekad's rows (days 1-10, 11-20 or 21 to the
 month's end) and its month's from the dekads in the same transaction, so a long period reads whole
-months, whole dekads and at most nine days at either end.
+months, whole dekads and at most ten days at either end.
 
 Every write through the ORM that touches a case, an order or anything hanging off them marks the
 (day, market) it counts in as dirty, in the same transaction (`install` below). Dirty days are rebuilt

@@ -68,7 +68,7 @@ class AnalyticsDaily(_Sums, Base):
 
 class AnalyticsDekad(_Sums, Base):
     """The daily rows of one dekad (`dekad` is its first day: the 1st, 11th or 21st) added up, so the
-    part of a period outside whole months reads at most nine days per end and a few dekads, not a
+    part of a period outside whole months reads at most ten days per end and a few dekads, not a
     month of days. Rebuilt with each of its days."""
 
     __tablename__ = "analytics_dekads"
