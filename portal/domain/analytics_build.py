@@ -167,10 +167,6 @@ def next_dekad(dekad: date) -> date:
     return next_month(dekad) if dekad.day == 21 else dekad + timedelta(days=10)
 
 
-def dekads_of(month: date) -> tuple[date, date, date]:
-    return month, month.replace(day=11), month.replace(day=21)
-
-
 def bucket(minutes: int) -> int:
     """The upper bound, in minutes, of the histogram bucket holding a duration of `minutes`."""
     for limit, width in ((60, 1), (360, 5), (1440, 15), (7 * 1440, 60), (30 * 1440, 360)):
@@ -516,11 +512,10 @@ def _roll_up(
     )
 
 
-def rebuild_month(session: Session, month: date, market_id: int, days: Iterable[date] | None = None) -> None:
-    """Replace a market's dekad rows (those holding `days`, or all three) with the sums of their daily
-    rows, then its month rows with the sums of the three dekads."""
-    dekads = sorted({dekad_of(day) for day in days} if days is not None else dekads_of(month))
-    for dekad in dekads:
+def rebuild_month(session: Session, month: date, market_id: int, days: Iterable[date]) -> None:
+    """Replace a market's rows of the dekads holding `days` (rebuilt days of `month`) with the sums of
+    their daily rows, then its month rows with the sums of the month's dekads."""
+    for dekad in sorted({dekad_of(day) for day in days}):
         after = next_dekad(dekad)
         _roll_up(session, AnalyticsDekad, dekad, AnalyticsDaily, dekad, after, market_id)
         _roll_up(session, AnalyticsDurationDekad, dekad, AnalyticsDuration, dekad, after, market_id)
