@@ -273,6 +273,25 @@ def test_a_default_the_state_refuses_is_skipped_and_said_so(app: Flask, db: Sess
     assert skipped and skipped[-1].data["action"] == "platform_approves"
 
 
+def test_a_refusal_in_a_batch_runs_it_again_with_savepoints_and_the_rest_still_fire(
+    app: Flask, db: Session
+) -> None:
+    """A batch first runs without savepoints; the held case's refused default fails it, so the batch runs
+    again with them: the refusal is recorded, the other case is approved, and each deadline fires once."""
+    held, other = opened(db), opened(db)
+    ops.hold(db, held, AGENT)
+    db.commit()
+    fire_all(app, MONDAY_10 + timedelta(hours=49))
+    db.expire_all()
+    held, other = db.get(Case, held.id), db.get(Case, other.id)
+    assert held.status == CaseStatus.ON_HOLD and not held.returns
+    assert [e.data["action"] for e in held.events if e.kind == "action_skipped"] == ["platform_approves"]
+    assert other.returns and not [e for e in other.events if e.kind == "action_skipped"]
+    for case in (held, other):
+        fired = [e.data["deadline_id"] for e in case.events if e.kind == "deadline_expired"]
+        assert fired and len(fired) == len(set(fired))
+
+
 def test_business_calendar_setting_is_used_for_agent_targets(db: Session) -> None:
     _shop, market = shop_with_market(db)
     db.add(BusinessCalendarSetting(market_id=market.id, opens="08:00", closes="20:00",

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.domain import audit, deadline_index, memo
+from portal.domain import audit, deadline_index
+from portal.domain.batch import scope
 from portal.domain.enums import DeadlineState
 from portal.domain.models import Case, CaseEvent, Deadline, SchedulerHeartbeat
 from portal.domain.types import utcnow
@@ -84,8 +85,9 @@ def _fire_batch(
 ) -> int:
     """Claim up to `batch` due deadlines and fire them in one transaction; returns how many were claimed.
 
-    The batch runs without savepoints first; if an effect fails, the whole transaction is rolled back
-    and the same deadlines are claimed again and fired carefully (see `_fire`).
+    The batch runs without savepoints first, not even around a policy action (see portal.domain.batch);
+    if an effect fails or an action is refused, the whole transaction is rolled back and the same
+    deadlines are claimed again and fired carefully (see `_fire`).
     """
     retry_ids: list[int] | None = None
     for careful in (False, True):
@@ -118,7 +120,8 @@ def _fire_batch(
                 cases = cases.with_for_update()
             loaded = session.scalars(cases).all()  # held: the session keeps objects only while referenced
             try:
-                with memo.batch(session):  # the batch changes no policy or rate: look them up once
+                # The batch changes no policy or rate: look them up once. Savepoints only when careful.
+                with scope(session, optimistic=not careful):
                     done = _fire(session, rows, now, effect, careful)
             except Exception:
                 session.rollback()  # the claims go too: nothing of this attempt stays

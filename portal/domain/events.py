@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import rules
-from portal.domain import deadline_rules, policy_engine
+from portal.domain import batch, deadline_rules, policy_engine
 from portal.domain import operations as ops
 from portal.domain.enums import RETURN_CASE_TYPES, CaseStatus, CaseType, DeadlineKind
 from portal.domain.lifecycle import Actor, LifecycleError, move, record
@@ -90,6 +91,17 @@ def handle_event(session: Session, case: Case, event: str, now: datetime | None 
     return row
 
 
+@contextmanager
+def _refusable(session: Session) -> Iterator[None]:
+    """A savepoint around a step the case's state may refuse, so a refusal leaves nothing behind. None in
+    an optimistic batch: there a refusal fails the batch, which runs again with savepoints."""
+    if batch.optimistic(session):
+        yield
+        return
+    with session.begin_nested():
+        yield
+
+
 def apply_action(session: Session, case: Case, actor: Actor, name: str, args: list[Any]) -> bool:
     """Apply one decided action; one the case's state does not allow is skipped and said so."""
     applier = APPLIERS.get(name)
@@ -97,7 +109,7 @@ def apply_action(session: Session, case: Case, actor: Actor, name: str, args: li
         record(session, case, actor, "action_skipped", {"action": name, "reason": "unknown action"})
         return False
     try:
-        with session.begin_nested():
+        with _refusable(session):
             applier(session, case, actor, args)
     except LifecycleError as error:
         record(session, case, actor, "action_skipped", {"action": name, "reason": str(error)})
@@ -161,7 +173,7 @@ def deadline_effect(session: Session, deadline: Deadline, now: datetime) -> None
         return
     actor = Actor.system("platform" if rule.kind == DeadlineKind.PLATFORM else "scheduler")
     try:
-        with session.begin_nested():
+        with _refusable(session):
             default(session, case, actor)
     except LifecycleError as error:
         details = {"action": rule.on_expiry, "reason": str(error)}
