@@ -87,7 +87,17 @@ class AnalyticsMonthly(_Sums, Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
-class AnalyticsDuration(Base):
+class _Histogram:
+    """The columns a daily, dekad and monthly histogram row share."""
+
+    market_id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+
+class AnalyticsDuration(_Histogram, Base):
     """How many cases of a day and market took up to `bucket` minutes to a first response or a refund.
 
     Medians and percentiles cannot be added up; histograms can. Buckets are one minute wide up to an
@@ -98,37 +108,22 @@ class AnalyticsDuration(Base):
     __tablename__ = "analytics_durations"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    market_id: Mapped[int] = mapped_column(primary_key=True)
-    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
-    bucket: Mapped[int] = mapped_column(primary_key=True)
-    cases: Mapped[int] = mapped_column(default=0)
 
 
-class AnalyticsDurationDekad(Base):
+class AnalyticsDurationDekad(_Histogram, Base):
     """The daily histograms of one dekad added up (`dekad` is its first day)."""
 
     __tablename__ = "analytics_durations_dekads"
 
     dekad: Mapped[date] = mapped_column(Date, primary_key=True)
-    market_id: Mapped[int] = mapped_column(primary_key=True)
-    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
-    bucket: Mapped[int] = mapped_column(primary_key=True)
-    cases: Mapped[int] = mapped_column(default=0)
 
 
-class AnalyticsDurationMonthly(Base):
+class AnalyticsDurationMonthly(_Histogram, Base):
     """The dekad histograms of one calendar month added up (`month` is its first day)."""
 
     __tablename__ = "analytics_durations_monthly"
 
     month: Mapped[date] = mapped_column(Date, primary_key=True)
-    market_id: Mapped[int] = mapped_column(primary_key=True)
-    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(String(16), primary_key=True, default="", server_default="")
-    bucket: Mapped[int] = mapped_column(primary_key=True)
-    cases: Mapped[int] = mapped_column(default=0)
 
 
 class AnalyticsDirty(Base):
