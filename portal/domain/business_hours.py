@@ -143,14 +143,14 @@ class BusinessCalendar:
         start, end = _utc(start), _utc(end)
         if end <= start:
             return 0.0
-        total = 0.0
+        total = timedelta()  # whole microseconds: adding float seconds drifted (36000.00000000001)
         for opens, closes in self._days_from(start):
             if opens >= end:
                 break
             begin, finish = max(opens, start), min(closes, end)
             if finish > begin:
-                total += (finish - begin).total_seconds()
-        return total
+                total += finish - begin
+        return total.total_seconds()
 
     def is_open(self, moment: datetime) -> bool:
         local = moment.astimezone(self.zone)
