@@ -292,3 +292,40 @@ def test_a_platform_deadline_that_ran_out_keeps_an_open_case_overdue(agent: Flas
     assert ">AS-FIRED<" in html and ">AS-FIRED-DONE<" not in html and ">AS-TARGET<" not in html
     counts = agent.get("/cases").get_data(as_text=True)
     assert re.search(r'view=overdue"[^>]*>Overdue <span class="n">1</span>', counts)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", ["2 new messages", "not delivered", "escalated", "waiting", "Awaiting buyer", "Size"]),
+        ("zh", ["2 条新消息", "未送达", "已升级", "等待中"]),
+    ],
+)
+def test_a_row_shows_every_mark_of_its_case_escaped(
+    login: Callable[[Role], FlaskClient], db: Session, users, locale: str, words: list[str]
+) -> None:
+    """The queue's rows are formatted in Python (portal/cases/queue_rows.py): each mark still shows, in the
+    viewer's language, and text from buyers and carriers is escaped."""
+    _shop, market = shop_with_market(db)
+    case = make_case(db, market, number="AS-MARKS", buyer_name='<b>Ann & "Bo"</b>', value="1234.50")
+    case.status = CaseStatus.AWAITING_BUYER
+    case.unread_messages = 2
+    case.delivery_problem = '<script>alert("x")</script>'
+    case.escalated = case.waiting_for_buyer = True
+    case.assignee = users[Role.OPS_MANAGER]
+    db.commit()
+    login(Role.OPS_MANAGER).get("/cases/AS-MARKS")  # a colleague has it open
+    agent = login(Role.CS_AGENT)
+    agent.post("/language", data={"locale": locale, "csrf_token": csrf_token(agent, "/cases")})
+    html = agent.get("/cases?status=all").get_data(as_text=True)
+    row = re.search(r'<tr class="case-row unread" data-case="AS-MARKS">.*?</tr>', html, re.S)
+    assert row is not None, html
+    text = row.group(0)
+    for word in words:
+        assert word in text
+    assert "&lt;b&gt;Ann &amp; &#34;Bo&#34;&lt;/b&gt;" in text
+    assert 'title="&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"' in text and "<script" not in text
+    assert "Ops Manager" in text and 'class="badge status-awaiting_buyer"' in text
+    assert 'href="/cases/AS-MARKS"' in text and "1,234.50" in text and '<time datetime="' in text
+    viewing = "Ops Manager is viewing" if locale == "en" else "Ops Manager"
+    assert 'class="presence-badge"' in text and viewing in text

@@ -13,11 +13,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_timezone, gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.access import ALL_ROLES, STAFF, allow, can
 from portal.cache import app_cache
 from portal.cases.blueprint import bp
+from portal.cases.queue_rows import queue_rows
 from portal.db import db_session
 from portal.domain import analytics_build, lifecycle
 from portal.domain import operations as ops
@@ -155,16 +156,16 @@ def queue() -> ResponseReturnValue:
     if refreshing:
         # The list refreshing itself keeps as many rows as the agent has loaded.
         size = max(size, min(int(shown), MAX_REFRESH_ROWS))
+    # The row shows the market, buyer and assignee: many-to-one, so joined into the page's one query.
     query = case_query(case_filter).options(
-        selectinload(Case.market),
-        selectinload(Case.assignee),
-        selectinload(Case.buyer),
-        selectinload(Case.order),
+        joinedload(Case.market), joinedload(Case.assignee), joinedload(Case.buyer)
     )
     page = keyset_page(session, query, sort_keys(case_filter.sort), request.args.get("after"), size)
     appending = bool(request.args.get("after")) and wants_fragment()
+    present = presence.viewers(session, [c.id for c in page.items], current_user.id)
     context: dict[str, Any] = {
         "page": page,
+        "rows": queue_rows(page.items, case_filter.now or utcnow(), present),
         "filter": case_filter,
         "more_url": next_page_url(page.next_cursor),
         "appending": appending,
@@ -172,7 +173,6 @@ def queue() -> ResponseReturnValue:
         "can_bulk": can("cases.bulk"),
         "total": None if appending else count_cases(session, case_filter, limit=COUNT_LIMIT),
         "count_limit": COUNT_LIMIT,
-        "present": presence.viewers(session, [c.id for c in page.items], current_user.id),
         "matching_query": saved_views.clean_query(request.args),
         "bulk_limit": BULK_LIMIT,
     }
