@@ -64,10 +64,38 @@ def scalar(url: str, sql: str) -> int:
     return int(value or 0)
 
 
-def fire_with(url: str, processes: int, total: int, workdir: Path, unchained: bool = False) -> float:
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """CPU time of a process (user + system) and, with `children`, of its children that have exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(cluster: Any) -> float:
+    """CPU time the PostgreSQL server has used so far: the postmaster, its exited backends, and the
+    backends still running."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    total = cpu_seconds(postmaster)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == postmaster:
+                total += cpu_seconds(int(entry.name), children=False)
+    return total
+
+
+def fire_with(
+    url: str, processes: int, total: int, workdir: Path, cluster: Any, unchained: bool = False
+) -> float:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "ATTACHMENTS_DIR": str(workdir / "att"),
            "SCHEDULER_INTERVAL_SECONDS": "0.5", "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
+    started, server_before = time.perf_counter(), server_cpu(cluster)
     command = ([sys.executable, str(ROOT / "benchmarks" / "unchained_scheduler.py")] if unchained
                else [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"])
     running = [
@@ -90,6 +118,8 @@ def fire_with(url: str, processes: int, total: int, workdir: Path, unchained: bo
                 last_report = time.perf_counter()
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
+        schedulers = sum(cpu_seconds(process.pid) for process in running)
+        server = server_cpu(cluster) - server_before
     finally:
         for process in running:
             process.terminate()
@@ -103,6 +133,12 @@ def fire_with(url: str, processes: int, total: int, workdir: Path, unchained: bo
     print(f"  {processes} scheduler process(es), {lock}: {total:,} deadlines fired in {elapsed:.1f}s "
           f"({total / elapsed:,.0f}/s); timeline entries {fired:,}, fired twice: {twice}, "
           f"retried after a failed attempt: {retried:,}")
+    # With one scheduler, what each deadline costs in CPU says how far two can go on this machine:
+    # together they cannot use more than its cores.
+    cores = os.cpu_count() or 1
+    per = (schedulers + server) / total * 1e6
+    print(f"    CPU per deadline: schedulers {schedulers / total * 1e6:,.0f} us, PostgreSQL "
+          f"{server / total * 1e6:,.0f} us; {cores} cores allow at most {cores / per * 1e6:,.0f}/s")
     if retried:
         engine = make_engine(url)
         with engine.connect() as conn:
@@ -155,7 +191,7 @@ def main() -> None:
             for processes in options.processes:
                 url = flood(cluster, f"bench_{mode}_{processes}", options.cases, options.deadlines)
                 print(f"{options.deadlines:,} deadlines due at once over {options.cases:,} cases")
-                timings[mode, processes] = fire_with(url, processes, options.deadlines, workdir,
+                timings[mode, processes] = fire_with(url, processes, options.deadlines, workdir, cluster,
                                                      unchained=mode == "unchained")
             if (mode, 1) in timings and (mode, 2) in timings:
                 ratio = timings[mode, 1] / timings[mode, 2]
