@@ -198,3 +198,44 @@ def test_dekad_rollups_are_filled_from_the_daily_ones(empty_url: str) -> None:
                 ("2026-03-01", 6, "6.60"), ("2026-03-21", 7, "7.70")]
     assert [(str(d), n, f"{Decimal(r):.2f}") for d, n, r in sums] == expected
     assert [(str(d), n) for d, n in histograms] == [(d, n) for d, n, _ in expected]
+
+
+def test_two_step_secrets_get_a_sealed_column_and_lose_it_on_the_way_down(empty_url: str) -> None:
+    """0027 adds users.totp_sealed and leaves plain secrets where they are (it has no key to seal them).
+    Going back cannot decrypt either: a second factor whose secret is only sealed is turned off (as an
+    admin's reset does), while a plain one from before keeps working."""
+    migrate.upgrade(empty_url, "0026")
+    engine = make_engine(empty_url)
+    users = ("INSERT INTO users (id, email, name, password_hash, role, active, created_at, totp_secret, "
+             "totp_enabled_at) VALUES (:id, :email, 'x', 'h', 'ops_manager', TRUE, CURRENT_TIMESTAMP, "
+             ":secret, CURRENT_TIMESTAMP)")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(users), {"id": 1, "email": "plain@example.test", "secret": "JBSWY3DPEHPK3PXP"})
+            conn.execute(text(users), {"id": 2, "email": "sealed@example.test", "secret": None})
+            for user in (1, 2):
+                conn.execute(text("INSERT INTO recovery_codes (user_id, code_hash, created_at) "
+                                  "VALUES (:u, :h, CURRENT_TIMESTAMP)"), {"u": user, "h": f"hash{user}"})
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT totp_secret, totp_sealed FROM users WHERE id = 1")).one() == (
+                "JBSWY3DPEHPK3PXP", None)
+            conn.execute(text("UPDATE users SET totp_sealed = 'gAAAAAsealed' WHERE id = 2"))
+    finally:
+        engine.dispose()
+    migrate.downgrade(empty_url, "0026")
+    engine = make_engine(empty_url)
+    try:
+        assert "totp_sealed" not in {column["name"] for column in inspect(engine).get_columns("users")}
+        with engine.connect() as conn:
+            on = conn.execute(text("SELECT id FROM users WHERE totp_enabled_at IS NOT NULL")).scalars().all()
+            codes = conn.execute(text("SELECT user_id FROM recovery_codes")).scalars().all()
+        assert on == [1] and codes == [1]
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_url)
+    assert _differences(empty_url) == []

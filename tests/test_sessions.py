@@ -7,17 +7,21 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyotp
+import pytest
 import time_machine
 from flask import Flask, got_request_exception
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from support.app import PASSWORD, csrf_token, make_test_app, sign_in
 
+from portal.domain.accounts import second_factor
 from portal.domain.enums import Role
 from portal.domain.models import AuditEntry, User, UserSession
+from portal.domain.shops.secrets import SecretUnreadable, Vault
 from portal.domain.types import utcnow
 from portal.domain.users import hash_password
 
@@ -295,9 +299,16 @@ def test_two_factor_enrolment_and_sign_in_over_http(
     token = csrf_token(browser, "/settings/two-factor")
     setup = browser.post("/settings/two-factor/start", data={"csrf_token": token}).get_data(as_text=True)
     assert 'id="totp-qr"' in setup and "<svg" in setup
+    secret = setup.split('<code id="totp-secret">')[1].split("</code>")[0]
+    assert len(secret) == 32
+    # Stored sealed only: the row holds no plain secret, and the sealed value does not contain it.
     db.expire_all()
-    secret = db.get(User, ops.id).totp_secret
-    assert secret and secret in setup
+    row = db.get(User, ops.id)
+    assert row.totp_secret is None and row.totp_sealed and secret not in row.totp_sealed
+    assert second_factor.vault_from_config(app.config).open(row.totp_sealed) == secret
+    stored = db.execute(text("SELECT totp_secret, totp_sealed FROM users WHERE id = :id"),
+                        {"id": ops.id}).one()
+    assert stored[0] is None and secret not in stored[1]
     totp = pyotp.TOTP(secret)
 
     wrong = browser.post("/settings/two-factor/confirm", data={"csrf_token": token, "code": "000000"})
@@ -350,11 +361,9 @@ def test_two_factor_enrolment_and_sign_in_over_http(
 def test_the_command_line_signs_out_and_resets_the_last_admin(
     app: Flask, users: dict[Role, User], db: Session
 ) -> None:
-    from portal.domain.accounts import second_factor
-
     admin = db.get(User, users[Role.ADMIN].id)
     browser = _sign_in(app, admin.email, remember=True)
-    second_factor.begin_enrolment(admin)
+    second_factor.begin_enrolment(admin, second_factor.vault_from_config(app.config))
     admin.totp_enabled_at = utcnow()
     db.commit()
     runner = app.test_cli_runner()
@@ -421,21 +430,136 @@ def test_concurrent_logins_never_fail(database_url: str, tmp_path: Path) -> None
 
 def test_one_code_passes_once_even_from_two_workers(app: Flask, users: dict[Role, User]) -> None:
     """Two workers check the same code for the same user: the conditional update lets one through."""
-    from portal.domain.accounts import second_factor
-
     database = app.extensions["database"]
+    vault = second_factor.vault_from_config(app.config)
     with database.session() as setup:
         ops = setup.get(User, users[Role.OPS_MANAGER].id)
-        secret = second_factor.begin_enrolment(ops)
+        secret = second_factor.begin_enrolment(ops, vault)
         ops.totp_enabled_at = utcnow()
         setup.commit()
     code = pyotp.TOTP(secret).now()
     first, second = database.session(), database.session()
     try:
         first_user, second_user = first.get(User, ops.id), second.get(User, ops.id)  # both see it unused
-        assert second_factor.check_code(first, first_user, code)
+        assert second_factor.check_code(first, first_user, vault, code)
         first.commit()
-        assert not second_factor.check_code(second, second_user, code)
+        assert not second_factor.check_code(second, second_user, vault, code)
     finally:
         first.close()
         second.close()
+
+
+def _enrol(db: Session, user_id: int, vault: Vault | None = None) -> pyotp.TOTP:
+    """Turn a user's second factor on directly: sealed by the vault, or without one stored plain (as
+    before 0027); the authenticator app that goes with it."""
+    user = db.get(User, user_id)
+    assert user is not None
+    if vault is None:
+        secret = user.totp_secret = pyotp.random_base32()
+    else:
+        secret = second_factor.begin_enrolment(user, vault)
+    user.totp_enabled_at = utcnow()
+    db.commit()
+    return pyotp.TOTP(secret)
+
+
+def _sign_in_with_code(app: Flask, email: str, code: str) -> tuple[FlaskClient, Any]:
+    """The password, then the code: the browser and the answer to the code."""
+    client = _client(app)
+    first = client.post("/login", data={"email": email, "password": PASSWORD,
+                                        "csrf_token": csrf_token(client)})
+    assert first.status_code == 302 and first.location.startswith("/login/code")
+    answer = client.post("/login/code", data={"code": code, "csrf_token": csrf_token(client, "/login/code")})
+    return client, answer
+
+
+def test_a_plain_secret_from_before_still_works_and_is_sealed_at_the_next_right_code(
+    app: Flask, users: dict[Role, User], db: Session
+) -> None:
+    ops = users[Role.OPS_MANAGER]
+    totp = _enrol(db, ops.id)
+    _, wrong = _sign_in_with_code(app, ops.email, "000000")
+    assert wrong.status_code == 401
+    db.expire_all()
+    assert db.get(User, ops.id).totp_secret == totp.secret and db.get(User, ops.id).totp_sealed is None
+
+    browser, right = _sign_in_with_code(app, ops.email, totp.now())
+    assert right.status_code == 302 and _signed_in(browser)
+    db.expire_all()
+    row = db.get(User, ops.id)
+    assert row.totp_secret is None and row.totp_sealed and totp.secret not in row.totp_sealed
+    assert second_factor.vault_from_config(app.config).open(row.totp_sealed) == totp.secret
+    with time_machine.travel(utcnow() + timedelta(seconds=60), tick=False):
+        browser, again = _sign_in_with_code(app, ops.email, totp.now())
+        assert again.status_code == 302 and _signed_in(browser)
+
+
+def test_rotate_keys_re_seals_two_step_secrets_under_the_new_key(
+    app: Flask, users: dict[Role, User], db: Session, database_url: str, tmp_path: Path
+) -> None:
+    ops, admin = users[Role.OPS_MANAGER], users[Role.ADMIN]
+    sealed = _enrol(db, ops.id, second_factor.vault_from_config(app.config))
+    plain = _enrol(db, admin.id)
+    before = db.get(User, ops.id).totp_sealed
+    rotating = make_test_app(database_url, tmp_path, SECRET_KEY="new-secret-key",
+                             SECRET_KEY_FALLBACKS=[app.config["SECRET_KEY"]])
+    # While the old key is a fallback, the secrets sealed under it still open: sign-in goes on.
+    _, during = _sign_in_with_code(rotating, ops.email, sealed.now())
+    assert during.status_code == 302
+    result = rotating.test_cli_runner().invoke(args=["shops", "rotate-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 2 stored values" in result.output
+    assert "2 two-step sign-in secrets (1 of them unencrypted until now)" in result.output
+    rotating.extensions["database"].engine.dispose()
+    db.expire_all()
+    ops_row, admin_row = db.get(User, ops.id), db.get(User, admin.id)
+    assert ops_row.totp_secret is None and admin_row.totp_secret is None
+    assert ops_row.totp_sealed and admin_row.totp_sealed and ops_row.totp_sealed != before
+    new_key_only = Vault("new-secret-key", info=second_factor.INFO)
+    assert new_key_only.open(ops_row.totp_sealed) == sealed.secret
+    assert new_key_only.open(admin_row.totp_sealed) == plain.secret
+    with pytest.raises(SecretUnreadable):  # a key of its own: the shop secrets' key does not open it
+        Vault("new-secret-key").open(ops_row.totp_sealed)
+
+    # The old key gone from the fallbacks, both still sign in with a code.
+    rotated = make_test_app(database_url, tmp_path, SECRET_KEY="new-secret-key")
+    with time_machine.travel(utcnow() + timedelta(seconds=60), tick=False):
+        for user, totp in ((ops, sealed), (admin, plain)):
+            browser, answer = _sign_in_with_code(rotated, user.email, totp.now())
+            assert answer.status_code == 302 and _signed_in(browser)
+    rotated.extensions["database"].engine.dispose()
+
+
+def test_a_secret_no_key_opens_is_a_wrong_code_not_an_error(
+    app: Flask, users: dict[Role, User], db: Session, database_url: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SECRET_KEY changed without the old one in the fallbacks: codes are refused (and logged), recovery
+    codes, enrolling again and an admin's reset still work."""
+    ops, admin = users[Role.OPS_MANAGER], users[Role.ADMIN]
+    totp = _enrol(db, ops.id, second_factor.vault_from_config(app.config))
+    recovery = second_factor.new_recovery_codes(db, db.get(User, ops.id))
+    db.commit()
+    # The admin has begun enrolling and not confirmed yet.
+    second_factor.begin_enrolment(db.get(User, admin.id), second_factor.vault_from_config(app.config))
+    db.commit()
+    changed = make_test_app(database_url, tmp_path, SECRET_KEY="another-secret-key")
+
+    _, refused = _sign_in_with_code(changed, ops.email, totp.now())
+    assert refused.status_code == 401 and "That code is not right." in refused.get_data(as_text=True)
+    assert any(record.levelname == "WARNING" and "cannot be decrypted" in record.getMessage()
+               and str(ops.id) in record.getMessage() for record in caplog.records)
+    browser, recovered = _sign_in_with_code(changed, ops.email, recovery[0])
+    assert recovered.status_code == 302 and _signed_in(browser)
+
+    # The unconfirmed secret no key opens is not shown; setting up again gives a new one.
+    admin_browser = _sign_in(changed, admin.email)
+    page = admin_browser.get("/settings/two-factor")
+    assert page.status_code == 200 and 'id="totp-secret"' not in page.get_data(as_text=True)
+    token = csrf_token(admin_browser, "/settings/two-factor")
+    again = admin_browser.post("/settings/two-factor/start", data={"csrf_token": token})
+    assert again.status_code == 200 and 'id="totp-secret"' in again.get_data(as_text=True)
+
+    assert _admin_action(admin_browser, ops, "reset_second_factor").status_code == 303
+    _sign_in(changed, ops.email)  # the password alone again
+    changed.extensions["database"].engine.dispose()

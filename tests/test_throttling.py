@@ -117,7 +117,7 @@ def test_wrong_codes_count_against_the_account_too(app: Flask, users: dict[Role,
     from portal.domain.accounts import second_factor
 
     ops = db.get(User, users[Role.OPS_MANAGER].id)
-    second_factor.begin_enrolment(ops)
+    second_factor.begin_enrolment(ops, second_factor.vault_from_config(app.config))
     ops.totp_enabled_at = utcnow()
     db.commit()
     client = app.test_client()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Response, flash, make_response, redirect, render_template, url_for
+from flask import Response, current_app, flash, make_response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,20 +17,28 @@ from portal.db import db_session
 from portal.domain import audit
 from portal.domain.accounts import second_factor
 from portal.domain.enums import Role
+from portal.domain.shops.secrets import Vault
 
 ROLES = (Role.ADMIN, Role.OPS_MANAGER)
 
 
+def vault() -> Vault:
+    """The vault for two-step secrets, from this app's SECRET_KEY and SECRET_KEY_FALLBACKS."""
+    return second_factor.vault_from_config(current_app.config)
+
+
 def _page(form: CodeForm, status: int = 200, recovery_codes: list[str] | None = None) -> Response:
     user = current_user
-    setting_up = not second_factor.enabled(user) and bool(user.totp_secret)
-    uri = second_factor.provisioning_uri(user) if setting_up else None
+    # An unconfirmed secret no key opens any more (SECRET_KEY changed) is not shown: start again.
+    secret = None if second_factor.enabled(user) else second_factor.readable_secret(user, vault())
+    setting_up = secret is not None
+    uri = second_factor.provisioning_uri(user, secret) if secret is not None else None
     response = make_response(render_template(
         "auth/two_factor.html",
         form=form,
         enabled=second_factor.enabled(user),
         setting_up=setting_up,
-        secret=user.totp_secret if setting_up else None,
+        secret=secret,
         qr=second_factor.qr_svg(uri) if uri else None,
         recovery_codes=recovery_codes,
         remaining=second_factor.remaining_recovery_codes(db_session(), user),
@@ -54,7 +62,7 @@ def _check_current_code(form: CodeForm) -> ResponseReturnValue | None:
         response = _page(form, 429)
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
-    if not second_factor.check_code(db_session(), current_user, form.code.data or ""):
+    if not second_factor.check_code(db_session(), current_user, vault(), form.code.data or ""):
         db_session().rollback()
         attempt.failed()
         form.code.errors.append(_("That code is not right. Use the current code from your app."))
@@ -76,7 +84,7 @@ def two_factor_start() -> ResponseReturnValue:
     """A new secret to scan (replacing an unconfirmed one); nothing changes at sign-in until confirmed."""
     if second_factor.enabled(current_user):
         return redirect(url_for("auth.two_factor"))
-    second_factor.begin_enrolment(current_user)
+    second_factor.begin_enrolment(current_user, vault())
     db_session().commit()
     return _page(CodeForm(formdata=None))
 
@@ -85,12 +93,12 @@ def two_factor_start() -> ResponseReturnValue:
 @allow(ROLES)
 def two_factor_confirm() -> ResponseReturnValue:
     form = CodeForm()
-    if second_factor.enabled(current_user) or not current_user.totp_secret:
+    if second_factor.enabled(current_user) or not second_factor.has_secret(current_user):
         return redirect(url_for("auth.two_factor"))
     if not form.validate_on_submit():
         return _page(form, 422)
     dbs = db_session()
-    codes = second_factor.confirm_enrolment(dbs, current_user, form.code.data or "")
+    codes = second_factor.confirm_enrolment(dbs, current_user, vault(), form.code.data or "")
     if codes is None:
         dbs.rollback()
         form.code.errors.append(

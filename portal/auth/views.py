@@ -7,7 +7,17 @@ import math
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -129,7 +139,9 @@ def login_code() -> ResponseReturnValue:
             return _too_many("auth/login_code.html", form, refused)
         dbs = db_session()
         code = form.code.data or ""
-        how = "totp" if second_factor.check_code(dbs, user, code) else (
+        # An unreadable secret (SECRET_KEY changed without a fallback) fails here like a wrong code.
+        vault = second_factor.vault_from_config(current_app.config)
+        how = "totp" if second_factor.check_code(dbs, user, vault, code) else (
             "recovery_code" if second_factor.use_recovery_code(dbs, user, code) else "")
         if not how:
             dbs.rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.domain.enums import Role
@@ -23,8 +23,11 @@ class User(CreatedAt, Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
-    # Second factor (TOTP): the secret is set at enrolment and counts once confirmed (enabled_at).
+    # Second factor (TOTP): the secret is set at enrolment and counts once confirmed (enabled_at). It is
+    # kept encrypted in totp_sealed; totp_secret is the plain column of before, read until the secret is
+    # sealed (at the user's next right code, or by `shops rotate-keys`) and empty after.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_sealed: Mapped[str | None] = mapped_column(Text)
     totp_enabled_at: Mapped[datetime | None]
     # The time step of the last accepted code, so one code cannot be used twice.
     totp_last_step: Mapped[int | None]

@@ -4,6 +4,9 @@ Each key is HKDF-SHA256 of a secret key (the current SECRET_KEY first, then each
 used as a Fernet key. MultiFernet encrypts with the first and decrypts with any, so after SECRET_KEY
 changes (the old one moved to SECRET_KEY_FALLBACKS) every stored value still reads, and
 `flask --app wsgi shops rotate-keys` re-encrypts them under the new key; then the fallback can go.
+
+The same class keeps other secrets with keys of their own: `info` names the purpose and goes into the
+derivation, so a key for shop secrets opens nothing else (two-step sign-in secrets use another).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ class SecretUnreadable(Exception):
     """A stored value none of the configured keys decrypts (SECRET_KEY changed without a fallback)."""
 
 
-def derive_key(secret_key: str | bytes) -> bytes:
+def derive_key(secret_key: str | bytes, info: bytes = INFO) -> bytes:
     raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(raw)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(raw)
     return base64.urlsafe_b64encode(key)
 
 
@@ -43,14 +46,20 @@ def fallbacks(config: Mapping[str, Any]) -> list[str]:
 
 
 class Vault:
-    """Encrypts with the current key, decrypts with the current or any previous one."""
+    """Encrypts with the current key, decrypts with the current or any previous one.
 
-    def __init__(self, secret_key: str | bytes, previous: Iterable[str | bytes] = ()) -> None:
-        self._fernet = MultiFernet([Fernet(derive_key(k)) for k in (secret_key, *previous)])
+    `info` names what the keys are for (the shop secrets unless told); vaults with different `info`
+    cannot read each other's values.
+    """
+
+    def __init__(
+        self, secret_key: str | bytes, previous: Iterable[str | bytes] = (), info: bytes = INFO
+    ) -> None:
+        self._fernet = MultiFernet([Fernet(derive_key(k, info)) for k in (secret_key, *previous)])
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Vault:
-        return cls(config["SECRET_KEY"], fallbacks(config))
+    def from_config(cls, config: Mapping[str, Any], info: bytes = INFO) -> Vault:
+        return cls(config["SECRET_KEY"], fallbacks(config), info)
 
     def seal(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()
