@@ -419,3 +419,27 @@ def test_simulation_page_shows_the_events_replayed(
     assert "out of 2 decisions on 1 cases opened in the last 30 days" in html
     assert "By event" in html and "<code>return_received</code>" in html
     assert "$60.00 would be saved" in html
+
+
+def test_when_every_case_kept_its_facts_the_tables_are_not_searched_again(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search for cases decided before facts were kept is skipped when a count shows there are none."""
+    from portal.domain import simulation as simulation_module
+
+    _shop, market = shop_with_market(db)
+    policy, draft = _policy(
+        db, market, EVENTFUL, EVENTFUL.replace("value < 100 then refund", "value < 50 then refund")
+    )
+    now = utcnow()
+    for value in ("60.00", "30.00"):
+        case = make_case(db, market, value=value, opened_at=now - timedelta(days=2))
+        handle_event(db, case, "case_opened", now - timedelta(days=1))
+    db.commit()
+
+    def searched(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("every case kept its facts: nothing to rebuild")
+
+    monkeypatch.setattr(simulation_module, "bulk_facts", searched)
+    result = simulate(db, policy, draft, 30, until=now)
+    assert (result["total"], result["cases"]) == (2, 2)
