@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -218,6 +218,14 @@ def start_job(
         run_next(app, job.id)
         session.refresh(job)
     return job
+
+
+def seconds_left(job: Job, now: datetime | None = None) -> float | None:
+    """A running job's time still to go at its pace so far; None until it has a pace to go by."""
+    if job.status != "running" or job.started_at is None or not job.progress_total or job.progress_done < 1:
+        return None
+    elapsed = ((now or utcnow()) - job.started_at).total_seconds()
+    return max(0.0, elapsed / job.progress_done * (job.progress_total - job.progress_done))
 
 
 def is_stale(job: Job) -> bool:

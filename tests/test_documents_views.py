@@ -7,8 +7,10 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
@@ -20,6 +22,7 @@ from test_documents_data import build_case
 
 from portal.domain.enums import Role
 from portal.domain.models import AuditEntry, Job
+from portal.domain.types import utcnow
 
 
 def _export_form(client: FlaskClient, **fields: str) -> dict[str, str]:
@@ -163,3 +166,61 @@ def test_export_builds_a_zip_with_index_and_hashes(
     assert job is not None and job.result["sha256"] == hashlib.sha256(download.data).hexdigest()
     actions = set(db.scalars(select(AuditEntry.action)))
     assert {"evidence_pack.generated", "evidence_export.generated"} <= actions
+
+
+def test_an_export_renders_packs_side_by_side_and_writes_them_in_order(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packs render a few at a time (portal.documents.export); the ZIP and its index keep the export's
+    order, and a pack that cannot be rendered is a row with its reason, in its place."""
+    from portal.documents import export as export_module
+    from portal.documents.render import RenderError
+
+    app.config["JOBS_RUN_INLINE"] = True
+    _shop, market = shop_with_market(db)
+    numbers = [f"AS-ORD{i:03d}" for i in range(7)]
+    now = utcnow()
+    for i, number in enumerate(numbers):
+        make_case(db, market, number=number, opened_at=now - timedelta(hours=10 - i))
+    db.commit()
+    assert export_module.render_threads(app) >= 1
+    real = export_module.render_evidence_pack
+
+    def failing_one(session: Session, store: object, case: Any, **kwargs: Any) -> Any:
+        if case.number == "AS-ORD003":
+            raise RenderError("The document was too large.")
+        return real(session, store, case, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export_module, "render_evidence_pack", failing_one)
+    auditor = login(Role.AUDITOR)
+    response = auditor.post(
+        "/audit/exports", data=_export_form(auditor, date_from="2000-01-01", date_to="2100-01-01")
+    )
+    page = auditor.get(response.location).get_data(as_text=True)
+    assert "Ready: 7 cases, 1 could not be rendered." in page
+    archive = zipfile.ZipFile(io.BytesIO(auditor.get(response.location + "/download").data))
+    packs = [name for name in archive.namelist() if name.startswith("packs/")]
+    assert packs == [f"packs/evidence-pack-{n}.pdf" for n in numbers if n != "AS-ORD003"]
+    rows = list(csv.DictReader(io.StringIO(archive.read("index.csv").decode())))
+    assert [r["case"] for r in rows] == numbers
+    assert [r["error"] for r in rows] == ["", "", "", "The document was too large.", "", "", ""]
+    for name in packs:
+        assert PdfReader(io.BytesIO(archive.read(name))).pages
+
+
+def test_a_running_export_shows_the_time_left(
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient]
+) -> None:
+    auditor = login(Role.AUDITOR)
+    job = Job(kind="evidence_export", status="running", progress_done=10, progress_total=40,
+              started_at=utcnow() - timedelta(minutes=2), params={})
+    db.add(job)
+    db.commit()
+    # Ten packs in two minutes: thirty more take about six.
+    fragment = auditor.get(f"/audit/exports/{job.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "10 of 40 packs rendered" in fragment and 'id="export-left"' in fragment
+    assert "about 6 minutes left" in fragment
+    job.progress_done = 0
+    db.commit()
+    fragment = auditor.get(f"/audit/exports/{job.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "0 of 40 packs rendered" in fragment and "left" not in fragment

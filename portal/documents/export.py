@@ -1,7 +1,8 @@
 """Evidence packs for a filtered set of cases, streamed into one ZIP file with a CSV index and SHA-256 sums.
 
-Each pack is rendered, written to the ZIP on disk and dropped before the next one, and the index and sums
-go to temporary files, so memory stays flat however many cases the export holds.
+Packs are rendered a few at a time (one per renderer worker), written to the ZIP on disk in order and
+dropped, and the index and sums go to temporary files, so memory stays flat however many cases the
+export holds.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import hashlib
 import os
 import tempfile
 import zipfile
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,8 +25,8 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from portal.csv_export import SafeWriter
-from portal.documents.evidence import load_case, render_evidence_pack
-from portal.documents.render import RenderError
+from portal.documents.evidence import EvidencePack, load_case, render_evidence_pack
+from portal.documents.render import RenderError, limits_for, pool_for
 from portal.domain import audit
 from portal.domain.enums import CaseType
 from portal.domain.models import Case, Dispute, Market, User
@@ -119,6 +122,60 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class _Rendered:
+    """One case of the export: its index row, and its pack or why there is none."""
+
+    row: list[str]
+    opened_at: datetime
+    pack: EvidencePack | None
+    error: str = ""
+
+
+def _render_case(
+    app: Flask,
+    sessions: Callable[[], Session],
+    case_id: int,
+    lang: str,
+    actor_id: int | None,
+    actor_label: str | None,
+    job_id: int | None,
+) -> _Rendered:
+    """Render one case's pack in its own session and app context (it runs on a thread of its own)."""
+    with app.app_context(), force_locale(lang), sessions() as session:
+        case = load_case(session, str(case_id))
+        assert case is not None
+        actor = session.get(User, actor_id) if actor_id else None
+        row = [
+            case.number,
+            case.opened_at.isoformat(),
+            case.market.code,
+            case.type.value,
+            case.reason.value,
+            case.status.value,
+            "yes" if case.disputes or case.type == CaseType.DISPUTE else "no",
+        ]
+        try:
+            pack = render_evidence_pack(
+                session,
+                app.extensions["attachments"],
+                case,
+                actor=actor,
+                actor_label=actor_label,
+                audit_details={"export_job": job_id} if job_id else None,
+            )
+        except RenderError as error:
+            session.rollback()
+            return _Rendered(row, case.opened_at, None, str(error))
+        session.commit()
+        return _Rendered(row, case.opened_at, pack)
+
+
+def render_threads(app: Flask) -> int:
+    """How many packs an export renders at once: one per renderer worker, at most one per core."""
+    return max(1, min(pool_for(limits_for(app).memory_mb).size, os.cpu_count() or 1))
+
+
 def write_export(
     app: Flask,
     sessions: Callable[[], Session],
@@ -130,15 +187,19 @@ def write_export(
     lang: str = "en",
     job_id: int | None = None,
 ) -> dict[str, Any]:
-    """Write the ZIP to `out_path` (replaced atomically when finished) and return a summary. Needs an "
-      "app context."""
-    store = app.extensions["attachments"]
+    """Write the ZIP to `out_path` (replaced atomically when finished) and return a summary.
+
+    Packs are rendered `render_threads` at a time, each case in a session of its own (the renderer
+    works in other processes, so the cores work in parallel), and written to the ZIP in the export's
+    order. At most twice that many finished packs wait in memory, however many cases the export holds.
+    """
     with sessions() as session:
         ids = list(session.scalars(export_query(case_filter)))
     total = len(ids)
     progress(0, total)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
+    threads = render_threads(app)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-") as scratch:
         work = Path(scratch)
         zip_path, index_path, sums_path = work / "export.zip", work / "index.csv", work / "SHA256SUMS"
@@ -146,52 +207,47 @@ def write_export(
             zipfile.ZipFile(zip_path, "w") as archive,
             index_path.open("w", newline="", encoding="utf-8") as index,
             sums_path.open("w", encoding="utf-8") as sums,
-            force_locale(lang),
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="export") as renderers,
         ):
             writer = SafeWriter(index)
             writer.writerow(INDEX_COLUMNS)
-            for done, case_id in enumerate(ids, start=1):
-                # A fresh session per case: nothing from earlier cases stays loaded.
-                with sessions() as session:
-                    case = load_case(session, str(case_id))
-                    assert case is not None
-                    actor = session.get(User, actor_id) if actor_id else None
-                    row = [
-                        case.number,
-                        case.opened_at.isoformat(),
-                        case.market.code,
-                        case.type.value,
-                        case.reason.value,
-                        case.status.value,
-                        "yes" if case.disputes or case.type == CaseType.DISPUTE else "no",
-                    ]
-                    try:
-                        pack = render_evidence_pack(
-                            session,
-                            store,
-                            case,
-                            actor=actor,
-                            actor_label=actor_label,
-                            audit_details={"export_job": job_id} if job_id else None,
-                        )
-                    except RenderError as error:
-                        session.rollback()
-                        failed += 1
-                        writer.writerow([*row, "", "", "", "", str(error)])
-                    else:
-                        session.commit()
-                        name = f"packs/{pack.filename}"
-                        archive.writestr(
-                            zipfile.ZipInfo(name, _zip_time(case.opened_at)),
-                            pack.pdf,
-                            compress_type=zipfile.ZIP_STORED,
-                        )
-                        sums.write(f"{pack.sha256}  {name}\n")
-                        writer.writerow(
-                            [*row, name, pack.sha256, len(pack.pdf), len(pack.manifest["exhibits"]), ""]
-                        )
-                        del pack
+            waiting: deque[Future[_Rendered]] = deque()
+            done = 0
+
+            def write_next() -> None:
+                nonlocal done, failed
+                rendered = waiting.popleft().result()
+                pack = rendered.pack
+                if pack is None:
+                    failed += 1
+                    writer.writerow([*rendered.row, "", "", "", "", rendered.error])
+                else:
+                    name = f"packs/{pack.filename}"
+                    archive.writestr(
+                        zipfile.ZipInfo(name, _zip_time(rendered.opened_at)),
+                        pack.pdf,
+                        compress_type=zipfile.ZIP_STORED,
+                    )
+                    sums.write(f"{pack.sha256}  {name}\n")
+                    writer.writerow(
+                        [*rendered.row, name, pack.sha256, len(pack.pdf), len(pack.manifest["exhibits"]), ""]
+                    )
+                done += 1
                 progress(done, total)
+
+            try:
+                for case_id in ids:
+                    waiting.append(renderers.submit(
+                        _render_case, app, sessions, case_id, lang, actor_id, actor_label, job_id
+                    ))
+                    if len(waiting) >= 2 * threads:
+                        write_next()
+                while waiting:
+                    write_next()
+            except BaseException:
+                for future in waiting:
+                    future.cancel()  # an export that fails stops rendering the rest
+                raise
             index.flush()
             sums.write(f"{_sha256_file(index_path)}  index.csv\n")
             sums.flush()

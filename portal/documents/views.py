@@ -33,7 +33,7 @@ from portal.domain.models import Case, Dispute, Job, Market, Order
 from portal.domain.storage import ObjectStore
 from portal.errors import storage_message
 from portal.i18n import select_locale
-from portal.jobs import JobContext, is_stale, start_job
+from portal.jobs import JobContext, is_stale, seconds_left, start_job
 from portal.pagination import newest_first
 from portal.rendering import next_page_url, render, wants_fragment
 
@@ -279,7 +279,11 @@ def _job_or_404(export_id: int) -> Job:
 def export_status(export_id: int) -> ResponseReturnValue:
     job = _job_or_404(export_id)
     return render(
-        "documents/export.html", "documents/partials/_export_progress.html", job=job, stale=is_stale(job)
+        "documents/export.html",
+        "documents/partials/_export_progress.html",
+        job=job,
+        stale=is_stale(job),
+        left=seconds_left(job),
     )
 
 
