@@ -84,6 +84,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Bounds on one PDF rendering, so a huge case cannot take the portal down.
         "PDF_RENDER_SECONDS": float(os.environ.get("PDF_RENDER_SECONDS", "60")),
         "PDF_RENDER_MEMORY_MB": int(os.environ.get("PDF_RENDER_MEMORY_MB", "1536")),
+        # PDF renderer processes per portal process (each may use PDF_RENDER_MEMORY_MB); an export renders
+        # this many packs at once, at most one per core.
+        "PDF_RENDER_WORKERS": min(max(1, int(os.environ.get("PDF_RENDER_WORKERS", "2"))), 16),
         # Evidence-pack exports: cases in one export, and exports running at once.
         "EXPORT_MAX_CASES": int(os.environ.get("EXPORT_MAX_CASES", "500")),
         "EXPORTS_AT_ONCE": int(os.environ.get("EXPORTS_AT_ONCE", "2")),

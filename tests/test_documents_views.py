@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import zipfile
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -168,22 +169,25 @@ def test_export_builds_a_zip_with_index_and_hashes(
     assert {"evidence_pack.generated", "evidence_export.generated"} <= actions
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_an_export_renders_packs_side_by_side_and_writes_them_in_order(
-    app: Flask, db: Session, login: Callable[[Role], FlaskClient], monkeypatch: pytest.MonkeyPatch
+    app: Flask, db: Session, login: Callable[[Role], FlaskClient], monkeypatch: pytest.MonkeyPatch,
+    workers: int,
 ) -> None:
-    """Packs render a few at a time (portal.documents.export); the ZIP and its index keep the export's
-    order, and a pack that cannot be rendered is a row with its reason, in its place."""
+    """Packs render PDF_RENDER_WORKERS at a time (portal.documents.export); the ZIP and its index keep the
+    export's order, and a pack that cannot be rendered is a row with its reason, in its place."""
     from portal.documents import export as export_module
     from portal.documents.render import RenderError
 
     app.config["JOBS_RUN_INLINE"] = True
+    app.config["PDF_RENDER_WORKERS"] = workers
     _shop, market = shop_with_market(db)
     numbers = [f"AS-ORD{i:03d}" for i in range(7)]
     now = utcnow()
     for i, number in enumerate(numbers):
         make_case(db, market, number=number, opened_at=now - timedelta(hours=10 - i))
     db.commit()
-    assert export_module.render_threads(app) >= 1
+    assert export_module.render_threads(app) == min(workers, os.cpu_count() or 1)
     real = export_module.render_evidence_pack
 
     def failing_one(session: Session, store: object, case: Any, **kwargs: Any) -> Any:
@@ -224,3 +228,16 @@ def test_a_running_export_shows_the_time_left(
     db.commit()
     fragment = auditor.get(f"/audit/exports/{job.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "0 of 40 packs rendered" in fragment and "left" not in fragment
+
+
+@pytest.mark.parametrize(("given", "used"), [("0", 1), ("3", 3), ("99", 16), ("", None)])
+def test_the_number_of_pdf_renderers_is_bounded(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, given: str, used: int | None
+) -> None:
+    from portal.config import load_config
+
+    if given:
+        monkeypatch.setenv("PDF_RENDER_WORKERS", given)
+    else:
+        monkeypatch.delenv("PDF_RENDER_WORKERS", raising=False)
+    assert load_config(tmp_path)["PDF_RENDER_WORKERS"] == (used or 2)

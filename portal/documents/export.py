@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from portal.csv_export import SafeWriter
 from portal.documents.evidence import EvidencePack, load_case, render_evidence_pack
-from portal.documents.render import RenderError, limits_for, pool_for
+from portal.documents.render import RenderError, limits_for
 from portal.domain import audit
 from portal.domain.enums import CaseType
 from portal.domain.models import Case, Dispute, Market, User
@@ -172,8 +172,9 @@ def _render_case(
 
 
 def render_threads(app: Flask) -> int:
-    """How many packs an export renders at once: one per renderer worker, at most one per core."""
-    return max(1, min(pool_for(limits_for(app).memory_mb).size, os.cpu_count() or 1))
+    """How many packs an export renders at once: one per renderer process (PDF_RENDER_WORKERS), at most
+    one per core."""
+    return max(1, min(limits_for(app).workers, os.cpu_count() or 1))
 
 
 def write_export(

@@ -40,6 +40,7 @@ class RenderLimitError(RenderError):
 class Limits:
     seconds: float = 60.0
     memory_mb: int = 1536
+    workers: int = 2  # renderer processes at once
 
 
 # Tagged PDFs that screen readers can read. Return instructions are PDF/UA-1 (WeasyPrint's variant tags
@@ -224,15 +225,16 @@ class RenderPool:
             worker.kill()
 
 
-_POOLS: dict[int, RenderPool] = {}
+_POOLS: dict[tuple[int, int], RenderPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def pool_for(memory_mb: int) -> RenderPool:
+def pool_for(memory_mb: int, size: int = 2) -> RenderPool:
+    """This process's pool of `size` renderers with `memory_mb` each (made on first use)."""
     with _POOLS_LOCK:
-        if memory_mb not in _POOLS:
-            _POOLS[memory_mb] = RenderPool(memory_mb)
-        return _POOLS[memory_mb]
+        if (memory_mb, size) not in _POOLS:
+            _POOLS[memory_mb, size] = RenderPool(memory_mb, size)
+        return _POOLS[memory_mb, size]
 
 
 @atexit.register
@@ -245,6 +247,7 @@ def limits_for(app: Flask) -> Limits:
     return Limits(
         seconds=float(app.config.get("PDF_RENDER_SECONDS", 60)),
         memory_mb=int(app.config.get("PDF_RENDER_MEMORY_MB", 1536)),
+        workers=int(app.config.get("PDF_RENDER_WORKERS", 2)),
     )
 
 
@@ -256,4 +259,6 @@ def render_pdf(app: Flask, html: str, **job: Any) -> bytes:
     store_root = str(store.local_root.resolve())
     static_root = str(Path(app.static_folder or "static").resolve())
     limits = limits_for(app)
-    return pool_for(limits.memory_mb).render(RenderJob(html, store_root, static_root, **job), limits)
+    return pool_for(limits.memory_mb, limits.workers).render(
+        RenderJob(html, store_root, static_root, **job), limits
+    )
