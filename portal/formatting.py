@@ -91,22 +91,16 @@ def _datetime_formatter(locale: Locale, zone: tzinfo, fmt: str) -> Callable[[dat
     return apply
 
 
-def datetime_formatter(fmt: str = "medium") -> Callable[[datetime], str]:
-    """The function that writes moments in the viewer's zone and language in `fmt`, for a page that
-    writes many (format_dt finds the viewer again for every value)."""
+def format_dt(value: datetime | None, fmt: str = "medium") -> str:
+    """A moment in the viewer's zone and language ("Nov 3, 2026, 10:05:00 AM"); "—" for none."""
+    if value is None:
+        return "—"
     locale, zone = viewer()
     key = (locale_key(locale), zone, fmt)
     formatter = _FORMATTERS.get(key)
     if formatter is None:
         formatter = _FORMATTERS[key] = _datetime_formatter(locale, zone, fmt)
-    return formatter
-
-
-def format_dt(value: datetime | None, fmt: str = "medium") -> str:
-    """A moment in the viewer's zone and language ("Nov 3, 2026, 10:05:00 AM"); "—" for none."""
-    if value is None:
-        return "—"
-    return datetime_formatter(fmt)(value)
+    return formatter(value)
 
 
 def time_tag(value: datetime | None, fmt: str = "medium") -> Markup:

@@ -2,8 +2,8 @@
 
 Fifty rows through template macros and filters cost several times the query that finds them: every
 macro call builds a Jinja frame, every filter and `_()` finds the request's locale again. Here each
-value of a row is formatted once, in one loop that remembers the page's labels, and `_row_items.html`
-only places the texts (still autoescaped: plain strings here are escaped there).
+value of a row is formatted once, and `_row_items.html` only places the texts (still autoescaped: plain
+strings here are escaped there). The status badge is the `status_badge` macro's markup, written here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask_babel import gettext, ngettext
 from markupsafe import Markup
 
 from portal.domain.models import Case
-from portal.formatting import countdown, datetime_formatter, format_money
+from portal.formatting import countdown, format_money, time_tag
 from portal.labels import label
 
 
@@ -42,22 +42,12 @@ class QueueRow:
 
 def queue_rows(cases: Sequence[Case], now: datetime, present: Mapping[int, list[str]]) -> list[QueueRow]:
     """The rows of a queue page; `present` names the colleagues who have each case open."""
-    labels: dict[object, str] = {}
-    short = datetime_formatter("short")
-
-    def label_of(value: object) -> str:
-        text = labels.get(value)
-        if text is None:
-            text = labels[value] = label(value)
-        return text
-
     waiting = Markup(' <span class="tag">%s</span>') % gettext("waiting")
     escalated = Markup(' <span class="tag">%s</span>') % gettext("escalated")
     not_delivered = Markup(' <span class="tag tag-problem" title="%s">%s</span>')
     unread_badge = Markup(' <span class="badge badge-unread" title="%s">%s</span>')
     viewing_badge = Markup(' <span class="presence-badge" title="%s">%s</span>')
     status_badge = Markup('<span class="badge status-%s">%s</span>')
-    time_tag = Markup('<time datetime="%s">%s</time>')
     rows = []
     for case in cases:
         notes = Markup()
@@ -77,7 +67,7 @@ def queue_rows(cases: Sequence[Case], now: datetime, present: Mapping[int, list[
             notes += not_delivered % (case.delivery_problem, gettext("not delivered"))
         if case.escalated:
             notes += escalated
-        status = status_badge % (case.status.value, label_of(case.status))
+        status = status_badge % (case.status.value, label(case.status))
         rows.append(
             QueueRow(
                 number=case.number,
@@ -86,15 +76,15 @@ def queue_rows(cases: Sequence[Case], now: datetime, present: Mapping[int, list[
                 unread=bool(case.unread_messages),
                 notes=notes,
                 due=countdown(case.next_deadline_at, now),
-                type=label_of(case.type),
-                reason=label_of(case.reason),
+                type=label(case.type),
+                reason=label(case.reason),
                 status=status + waiting if case.waiting_for_buyer else status,
                 market=case.market.code,
                 value=format_money(case.value, case.currency),
                 buyer=case.buyer.display_name,
                 queue=case.queue,
                 assignee=case.assignee.name if case.assignee else "—",
-                opened=time_tag % (case.opened_at.isoformat(), short(case.opened_at)),
+                opened=time_tag(case.opened_at, "short"),
             )
         )
     return rows
