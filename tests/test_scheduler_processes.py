@@ -146,6 +146,9 @@ def test_two_schedulers_and_four_web_workers_fire_each_deadline_once(
     )
     stop = threading.Event()
     agents = [Agent(f"http://127.0.0.1:{port}") for _ in range(4)]
+    # Read here, once: the agents' threads must not touch `db`, which the test keeps using (a commit
+    # expires the cases, and four threads reloading them at once share one session).
+    numbers = [case.number for case in cases]
 
     def work(agent: Agent, offset: int) -> None:
         while True:
@@ -156,7 +159,7 @@ def test_two_schedulers_and_four_web_workers_fire_each_deadline_once(
                 time.sleep(0.3)
         i = offset
         while not stop.is_set():
-            agent.add_note(cases[i % len(cases)].number, f"checked {i}")
+            agent.add_note(numbers[i % len(numbers)], f"checked {i}")
             i += 4
 
     threads = [threading.Thread(target=work, args=(agent, n), daemon=True) for n, agent in enumerate(agents)]
