@@ -36,6 +36,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh browser tab that fails the test on any script error or CSP violation."""
+    if "live_server" in request.fixturenames:
+        # The server first, so that it stops after the tab closes: a page's polling request (presence,
+        # queue refresh) to a server already gone was reported as the test's browser error.
+        request.getfixturevalue("live_server")
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US",
                                   timezone_id="Europe/London")
     tab = context.new_page()
