@@ -41,6 +41,7 @@ def test_auditor_downloads_a_pack_and_exports(
 ) -> None:
     sign_in(page, live_server.url, ROLE_EMAILS[Role.AUDITOR])
     page.get_by_role("link", name="Cases and evidence").click()
+    page.wait_for_load_state()  # htmx (a deferred script) listening before typing
     # Typing filters the rows in place; the address bar keeps the filter.
     page.get_by_label("Case or order number").fill("AS-BROWSE1")
     expect(page).to_have_url(re.compile(r"q=AS-BROWSE1"))

@@ -67,6 +67,9 @@ def test_ops_manager_fixes_the_german_refund_message(
     screenshot(page, "message-templates", full_page=True)
     page.get_by_role("link", name="Refund initiated in German").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Refund initiated")
+    # htmx is a deferred script: the heading can show before it listens for typing, and a person is
+    # never that fast. Typing earlier fired no live check at all on a busy machine.
+    page.wait_for_load_state()
 
     body = page.get_by_label("Message", exact=True)
     body.fill(TYPO)
@@ -123,6 +126,7 @@ def test_ops_manager_writes_orders_and_deletes_macros(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Messages").click()
     page.get_by_role("navigation", name="Messages to buyers").get_by_role("link", name="Macros").click()
     page.get_by_role("link", name="New macro").click()
+    page.wait_for_load_state()  # htmx listening before typing (see above)
     page.get_by_label("Name", exact=True).fill("Approve and instruct")
     actions = page.get_by_label("Actions", exact=True)
     actions.fill('aprove_return, notify "return_approved"')
