@@ -19,6 +19,15 @@ from portal import migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _alive(pid: int) -> bool:
+    """Whether the process still exists; its parent (gunicorn, the launcher) reaps it promptly."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -195,9 +204,12 @@ def test_a_crashing_worker_or_scheduler_leaves_its_python_stacks_in_the_log(tmp_
         assert isinstance(scheduler, tuple)
         booted = re.search(r"Booting worker with pid: (\d+)", log.read_text())
         assert booted, log.read_text()[-4000:]
-        # One at a time: two dumps written at once into the same log would interleave.
+        # One at a time: two dumps written at once into the same log would interleave. A dump is
+        # complete only when its process is gone (faulthandler writes it, then lets the signal kill),
+        # and its first line appears long before its last on a busy machine.
         for number, pid in enumerate((int(booted.group(1)), scheduler[0]), 1):
             os.kill(pid, signal.SIGSEGV)
+            _wait(lambda p=pid: not _alive(p), 40, f"process {pid} ended by its crash", log)
             _wait(lambda n=number: log.read_text().count("Fatal Python error: Segmentation fault") >= n, 40,
                   f"crash dump {number}", log)
         # Both came back: gunicorn boots a new worker, the launcher a new scheduler.
