@@ -31,6 +31,7 @@ def test_ops_manager_reads_the_dashboard_follows_a_number_and_downloads_csv(
 ) -> None:
     sign_in(page, live_server.url, "admin@demo.test", DEMO_PASSWORD)
     page.get_by_role("link", name="Analytics").click()
+    page.wait_for_load_state()  # htmx (a deferred script) listening before the filters change
     expect(page.get_by_role("heading", name="Analytics", exact=True)).to_be_visible()
     expect(page.locator(".kpi").first).to_contain_text("Return rate")
     expect(page.locator("#chart-markets")).to_be_visible()

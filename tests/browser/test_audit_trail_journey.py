@@ -52,6 +52,7 @@ def test_auditor_filters_the_trail_and_downloads_the_csv(
 ) -> None:
     sign_in(page, live_server.url, ROLE_EMAILS[Role.AUDITOR])
     page.get_by_role("link", name="Audit trail").first.click()
+    page.wait_for_load_state()  # htmx (a deferred script) listening before the filters change
     rows = page.locator("#audit-rows")
     expect(rows).to_contain_text("Created the user agent@example.test (CS agent)")
     expect(rows).to_contain_text("Status changed from New to Rejected")

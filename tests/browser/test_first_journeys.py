@@ -47,6 +47,7 @@ def test_agent_sees_the_queue_searches_and_opens_a_case(
     expect(page).to_have_url(re.compile(r"/cases$"))
     expect(page.get_by_role("heading", name="Cases")).to_be_visible()
     expect(page.locator("#case-rows")).to_contain_text("9 cases")
+    page.wait_for_load_state()  # htmx (a deferred script) listening before typing
     screenshot(page, "queue")
 
     # Typing filters the rows in place (htmx), and the address bar keeps the filter for sharing.

@@ -71,6 +71,7 @@ def test_ops_manager_raises_the_threshold_and_publishes(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Policies").click()
     page.get_by_role("link", name="US returns").click()
     page.get_by_role("link", name="Edit policy").click()
+    page.wait_for_load_state()  # htmx (a deferred script) listening before typing
     source = page.locator("#policy-source")
     expect(source).to_have_value(re.compile("value < 10"))
 
