@@ -8,15 +8,13 @@ from typing import Any
 
 from . import nodes as n
 from . import runtime
-from .decision import Duration, Percent, json_value
+from .decision import Duration, Percent
 from .vocabulary import BOOLEAN, FIELDS, NUMBER
 
 _INVERSE = {
     "==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in", "not in": "in"
 }
 _BOOLEAN_NODES = (n.Compare, n.Presence, n.Not, n.And, n.Or, n.BoolLit)
-# JSON shows these as they are; anything else goes through json_value.
-_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def literal_value(expr: n.Expr) -> Any:
@@ -79,8 +77,6 @@ class Generator:
             "_raw": runtime.raw,
             "_Mapping": Mapping,
             "_Decimal": Decimal,
-            "_json": json_value,
-            "_PLAIN": _PLAIN,
             "_MISSING": runtime.MISSING,
             "_WRONG": runtime.WRONG_TYPE,
             "_PRESENT": runtime.PRESENT,
@@ -177,17 +173,16 @@ class Generator:
         return f"(type({r}) is str or {r} is None)"
 
     def describe(self, field: str) -> str:
-        """The explanation's record of a fact as read and whether it is usable, built once per explanation.
+        """The explanation's record of a fact as read and whether it is usable, built once per explanation:
+        `(field, raw value, status)` (the JSON form converts the value).
 
         `d<i>` starts as None where the explanation binds the field; parts that show the same fact
         share its record.
         """
         i = self.slots[field]
         r, d = f"r{i}", f"d{i}"
-        record = (
-            f"{{'field': {field!r}, 'value': {r} if type({r}) in _PLAIN else _json({r}), "
-            f"'status': _MISSING if {r} is None else _WRONG if {self.local(field)} is None else _PRESENT}}"
-        )
+        status = f"_MISSING if {r} is None else _WRONG if {self.local(field)} is None else _PRESENT"
+        record = f"({field!r}, {r}, {status})"
         return f"({d} if {d} is not None else ({d} := {record}))"
 
     # ---- values ----------------------------------------------------------------------------------

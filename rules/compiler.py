@@ -100,7 +100,8 @@ class LazyExplain:
 
 
 def _explanation(section: str, outcome: str, rule: RuleRef | None, parts: str) -> str:
-    ref = f"{{'line': {rule.line}, 'name': {rule.name!r}}}" if rule is not None else "None"
+    # (line, name): a tuple of literals, which Python builds once, as a constant.
+    ref = f"({rule.line}, {rule.name!r})" if rule is not None else "None"
     return (
         f"{{'section': {section}, 'outcome': {outcome!r}, 'rule': {ref}, 'parts': {parts}, "
         "'earlier': earlier, 'event': event}"
@@ -132,7 +133,8 @@ def _shared(gen: Generator, index: int, fields: tuple[str, ...], kept: str, buil
     ]
 
 
-def _explain_rule(gen: Generator, index: int, r_index: int, rule: n.Rule, display: str) -> list[str]:
+def _explain_rule(gen: Generator, index: int, r_index: int, rule: n.Rule, display: str,
+                  converted: set[str]) -> list[str]:
     """The explanation's statements for one rule: return if it decided, otherwise append its entry.
 
     An earlier rule's entry says false when one part is false, otherwise unknown, and shows its
@@ -140,26 +142,29 @@ def _explain_rule(gen: Generator, index: int, r_index: int, rule: n.Rule, displa
     anything is worked out; otherwise the parts are worked out in order, only as far as needed,
     and the entry is looked up by the part shown. (The values of several facts together repeat too
     rarely to be worth keeping.)
+
+    A fact is converted to its type (v<i>) where it is first needed: once for the rest of the
+    function (`converted`) by a rule that always works its parts out, otherwise inside the branch
+    that does (a shared entry found by the raw fact needs no conversion at all).
     """
     parts = parts_of(rule.condition)
     fields = fields_of(rule.condition)
+    pending = [f for f in fields if f not in converted]
 
     def shown(part: n.Expr, result: str) -> str:
-        values = ", ".join(gen.describe(f) for f in fields_of(part))
-        word = f"'true' if {result} is True else 'false' if {result} is False else 'unknown'"
-        return f"{{'text': {gen.constant(n.unparse(part))}, 'result': {word}, 'values': [{values}]}}"
+        values = "".join(f"{gen.describe(f)}, " for f in fields_of(part))
+        # The result as True, False or None; the JSON form words it.
+        return f"({gen.constant(n.unparse(part))}, {result}, ({values}))"
 
     def entry(part: n.Expr, result: str) -> str:
-        return (
-            f"{{'line': {rule.line}, 'name': {gen.constant(rule.name)}, "
-            f"'result': 'false' if _ov else 'unknown', 'part': {shown(part, result)}}}"
-        )
+        name = gen.constant(rule.name)
+        return f"({rule.line}, {name}, 'false' if _ov else 'unknown', {shown(part, result)})"
 
-    out = [f"    if upto == {r_index}:"]
+    out = [f"    if upto == {r_index}:", *(gen.convert(f, "        ") for f in pending)]
     results = [gen.temp() for _ in parts]
     out.extend(f"        {result} = {gen.tri(part)}" for result, part in zip(results, parts, strict=True))
-    listed = ", ".join(shown(part, result) for result, part in zip(results, parts, strict=True))
-    deciding = _explanation(display, "rule", RuleRef(rule.line, rule.name), f"[{listed}]")
+    listed = "".join(f"{shown(part, result)}, " for result, part in zip(results, parts, strict=True))
+    deciding = _explanation(display, "rule", RuleRef(rule.line, rule.name), f"({listed})")
     out.append(f"        return {deciding}")
 
     kept = gen.fresh({}) if len(fields) == 1 else ""
@@ -168,6 +173,10 @@ def _explain_rule(gen: Generator, index: int, r_index: int, rule: n.Rule, displa
         out.append(f"    _e = {kept}.get(r{gen.slots[fields[0]]}) if {gen.keyable(fields[0])} else None")
         out.append("    if _e is None:")
         indent = "        "
+        out.extend(gen.convert(f, indent) for f in pending)
+    else:
+        out.extend(gen.convert(f, indent) for f in pending)
+        converted.update(pending)
     results = [gen.temp() for _ in parts]
     out.append(f"{indent}{results[0]} = {gen.tri(parts[0])}")
 
@@ -221,6 +230,7 @@ def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[tupl
         run = [f"def _s{index}(facts, event, checked=True):"]
     explain: list[str] = ["    earlier = []"]
     read: list[str] = []
+    converted: set[str] = set()
     display = gen.constant(section.event.display)
     for r_index, rule in enumerate(section.rules):
         for field in fields_of(rule.condition):
@@ -229,13 +239,11 @@ def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[tupl
             gen.slots[field] = slot = len(gen.slots)
             run.extend(gen.fetch(field, "    "))
             run.append(gen.convert(field, "    "))
-            explain.append(gen.convert(field, "    "))
-            explain.append(f"    d{slot} = None")
             read.append(f"r{slot}")
         actions = tuple(action_of(a) for a in rule.actions)
         run.append(f"    if {gen.holds(rule.condition, True)}:")
         run.append("        " + _decision(gen, index, r_index, actions, RuleRef(rule.line, rule.name), read))
-        explain.extend(_explain_rule(gen, index, r_index, rule, display))
+        explain.extend(_explain_rule(gen, index, r_index, rule, display, converted))
     last = section.elses[-1] if section.elses else None
     fallback: tuple[Action, ...] = MANUAL
     fallback_ref: RuleRef | None = None
@@ -243,10 +251,13 @@ def _write_section(gen: Generator, index: int, section: n.Section) -> tuple[tupl
         fallback, fallback_ref = tuple(action_of(a) for a in last.actions), RuleRef(last.line, None)
     run.append("    " + _decision(gen, index, -1, fallback, fallback_ref, read) + "\n")
     outcome = "else" if last is not None else "no_match"
-    explain.append(f"    return {_explanation(display, outcome, fallback_ref, '[]')}\n")
+    explain.append(f"    return {_explanation(display, outcome, fallback_ref, '()')}\n")
     gen.lines.append("\n".join(run))
     # Facts the decision did not read (it decided before needing them) are never looked at.
-    head = f"def _x{index}(upto, event{''.join(f', {r}=None' for r in read)}):"
+    # d<i>, each fact's record once built, start as None: defaults after the facts, which the call fills
+    # from a tuple, without a statement (the decision passes at most the facts).
+    records = "".join(f", d{i}=None" for i in range(len(read)))
+    head = f"def _x{index}(upto, event{''.join(f', {r}=None' for r in read)}{records}):"
     return tuple(gen.slots), "\n".join([head, *explain])
 
 

@@ -156,7 +156,10 @@ class Decision(tuple):  # type: ignore[type-arg]
 
     @property
     def explanation(self) -> dict[str, Any]:
-        """Each part of the deciding rule with values and results; why earlier rules did not apply."""
+        """Each part of the deciding rule with values and results; why earlier rules did not apply.
+
+        Compact, as `rules.explain` describes it; `to_dict()` has its JSON form.
+        """
         kept = self.__dict__
         explanation: dict[str, Any] | None = kept.get("explanation")
         if explanation is None:
@@ -170,7 +173,9 @@ class Decision(tuple):  # type: ignore[type-arg]
             "rule": self.rule.to_dict() if self.rule else None,
         }
         if explanation:
-            out["explanation"] = self.explanation
+            from .explain import expand
+
+            out["explanation"] = expand(self.explanation)
         return out
 
     def explain_text(self, lang: str = "en") -> str:
@@ -180,7 +185,10 @@ class Decision(tuple):  # type: ignore[type-arg]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
-        """A stored decision (`to_dict` with its explanation) back as a Decision, e.g. to explain it again."""
+        """A stored decision (`to_dict` with its explanation) back as a Decision, e.g. to explain it again.
+
+        Its explanation stays in the JSON form it was stored in; `expand` and the text accept either form.
+        """
         rule = data.get("rule")
         explanation = data["explanation"]
         return cls(str(data["event"]), [Action.from_dict(a) for a in data.get("actions", [])],

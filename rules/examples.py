@@ -9,6 +9,7 @@ from . import nodes as n
 from .compiler import action_of, literal_value
 from .decision import Action, actions_text
 from .diagnostics import Diagnostic, Reporter
+from .explain import expand
 from .policy import CompiledPolicy, compile_policy
 from .vocabulary import DEFAULT_EVENT
 
@@ -70,7 +71,7 @@ def run_examples(policy: str | CompiledPolicy) -> list[ExampleResult]:
                 decision.actions == expected,
                 expected,
                 list(decision.actions),
-                decision.explanation,
+                expand(decision.explanation),
                 event,
                 decision.explain_text(),
             )

@@ -1,11 +1,21 @@
-"""Explanations of a decision: a JSON-ready record and a short text in English or Simplified Chinese."""
+"""Explanations of a decision: the compact record deciding makes, its JSON form, and a short text in
+English or Simplified Chinese.
+
+An explanation is a dict with `section`, `outcome`, `rule`, `parts`, `earlier` and `event`. As a
+decision makes it, its inner records are tuples, built by the compiled policy in one step each, and
+facts are kept as they were read: `rule` is `(line, name)`, each part `(text, result, values)` with
+the result True, False or None, each value `(field, raw value, status)`, each earlier rule
+`(line, name, result, part)` with the result "false" or "unknown". Decisions share entries that hold
+only texts, numbers and None. `expand` gives the JSON form that is stored and shown: an object for each
+record, results as words, every value as JSON (amounts as numbers); it accepts either form.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .decision import actions_text
+from .decision import actions_text, json_value
 
 if TYPE_CHECKING:
     from .decision import Decision
@@ -14,8 +24,47 @@ if TYPE_CHECKING:
 def no_section(event: str) -> dict[str, Any]:
     """The explanation when the policy has no section for the event (a compiled section writes its own)."""
     return {
-        "section": None, "outcome": "no_section", "rule": None, "parts": [], "earlier": [], "event": event
+        "section": None, "outcome": "no_section", "rule": None, "parts": (), "earlier": [], "event": event
     }
+
+
+# JSON shows these as they are; anything else (Decimal amounts, odd facts) goes through json_value.
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+_WORDS = {True: "true", False: "false", None: "unknown"}
+
+
+def expand(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON form of an explanation, compact or already expanded (as stored by earlier versions).
+
+    Every object and list in it is new, the caller's own to change or store.
+    """
+    rule = info["rule"]
+    return {
+        "section": info["section"],
+        "outcome": info["outcome"],
+        "rule": {"line": rule[0], "name": rule[1]} if type(rule) is tuple else rule,
+        "parts": [_part(p) for p in info["parts"]],
+        "earlier": [
+            {"line": e[0], "name": e[1], "result": e[2], "part": _part(e[3])} if type(e) is tuple else e
+            for e in info["earlier"]
+        ],
+        "event": info["event"],
+    }
+
+
+def _part(part: Any) -> Any:
+    if type(part) is not tuple:
+        return part
+    text, result, values = part
+    shown = []
+    for record in values:
+        if type(record) is tuple:
+            field, value, status = record
+            if type(value) not in _PLAIN:
+                value = json_value(value)
+            record = {"field": field, "value": value, "status": status}
+        shown.append(record)
+    return {"text": text, "result": _WORDS[result], "values": shown}
 
 
 _TEXT = {
@@ -70,7 +119,7 @@ def _values(part: Mapping[str, Any], t: Mapping[str, str]) -> str:
 
 def render_explanation(decision: Decision, lang: str = "en") -> str:
     t = _TEXT["zh" if lang.lower().startswith("zh") else "en"]
-    info = decision.explanation
+    info = expand(decision.explanation)
     ref = info["rule"] or {}
     name = t["named"].format(name=ref["name"]) if ref.get("name") else ""
     lines = [

@@ -122,9 +122,10 @@ def record_decision(
         explanation: dict[str, Any] = {"no_policy": True}
         rule_line = rule_name = None
     else:
+        # The JSON form: every amount already a JSON number, every record a fresh object.
         data = decision.to_dict()
         actions = data["actions"]
-        explanation = data.get("explanation") or {}
+        explanation = data["explanation"]
         rule_line = decision.rule.line if decision.rule else None
         rule_name = decision.rule.name if decision.rule else None
     row = Decision(
@@ -134,7 +135,7 @@ def record_decision(
         rule_line=rule_line,
         rule_name=rule_name,
         actions=actions,
-        explanation=_jsonable(explanation),
+        explanation=explanation,
         facts=stored_facts.encode(facts) if facts is not None else None,
         automated=True,
         decided_at=now or utcnow(),
@@ -165,18 +166,6 @@ def _decision_id(session: Session) -> int | None:
         )
         ids.extend(sorted(taken, reverse=True))
     return ids.pop()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def explain_stored(row: Decision, lang: str = "en") -> str:

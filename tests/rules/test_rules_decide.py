@@ -10,6 +10,7 @@ import pytest
 
 import rules
 from rules import Action, RuleRef
+from rules.explain import expand
 
 
 def decide(condition: str, facts: dict[str, Any]) -> bool:
@@ -23,7 +24,7 @@ def truth(condition: str, facts: dict[str, Any]) -> str:
     decision = policy.decide(facts)
     if decision.rule is not None:
         return "true"
-    return decision.explanation["earlier"][0]["result"]
+    return expand(decision.explanation)["earlier"][0]["result"]
 
 
 # Facts giving each truth value to `value > 10` (A) and `buyer.orders > 1` (B).
@@ -119,7 +120,7 @@ def test_wrong_type_counts_as_missing_and_is_said_so(facts: dict[str, Any]) -> N
     policy = rules.compile_policy("if value < 10 then hold\nif value is missing then escalate")
     decision = policy.decide(facts)
     assert decision.actions == [Action("escalate")]
-    part = decision.explanation["earlier"][0]["part"]
+    part = expand(decision.explanation)["earlier"][0]["part"]
     assert part["result"] == "unknown"
     expected = "missing" if facts["value"] is None else "wrong type"
     assert part["values"][0]["status"] == expected
@@ -297,7 +298,7 @@ def test_decision_is_json_serialisable_with_explanation(policy: rules.CompiledPo
 
 def test_explanation_of_deciding_rule_and_earlier_rules(policy: rules.CompiledPolicy) -> None:
     decision = policy.decide({"value": 600, "item": {"customized": False}})
-    info = decision.explanation
+    info = expand(decision.explanation)
     assert info["outcome"] == "rule"
     assert info["parts"] == [
         {
@@ -316,7 +317,7 @@ def test_explanation_names_the_first_failing_part() -> None:
     policy = rules.compile_policy(
         'if value > 1 and market == "US" and channel == "ad" then hold\nelse refund'
     )
-    info = policy.decide({"value": 5, "market": "UK"}).explanation
+    info = expand(policy.decide({"value": 5, "market": "UK"}).explanation)
     assert info["outcome"] == "else"
     assert info["earlier"][0]["part"]["text"] == 'market == "US"'
     assert info["earlier"][0]["part"]["result"] == "false"
@@ -324,7 +325,7 @@ def test_explanation_names_the_first_failing_part() -> None:
 
 def test_explanation_of_each_part_of_the_deciding_rule() -> None:
     policy = rules.compile_policy('if value > 1 and market == "US" then hold')
-    parts = policy.decide({"value": 5, "market": "US"}).explanation["parts"]
+    parts = expand(policy.decide({"value": 5, "market": "US"}).explanation)["parts"]
     assert [(p["text"], p["result"]) for p in parts] == [("value > 1", "true"), ('market == "US"', "true")]
 
 
@@ -379,3 +380,22 @@ def test_stored_decision_explains_again_in_both_languages() -> None:
     assert again == original
     assert again.explain_text("en") == original.explain_text("en")
     assert "第 1 行" in again.explain_text("zh")
+
+
+def test_explanation_keeps_facts_as_read_and_its_json_form_has_numbers() -> None:
+    """Deciding keeps the amount as read (a Decimal); the stored JSON form has a number, and the text shows
+    the same amount either way."""
+    policy = rules.compile_policy("if value < 10 then refund")
+    decision = policy.decide({"value": Decimal("12.50")})
+    _line, _name, result, part = decision.explanation["earlier"][0]
+    assert (result, part) == ("false", ("value < 10", False, (("value", Decimal("12.50"), "present"),)))
+    data = decision.to_dict()
+    shown = data["explanation"]["earlier"][0]["part"]["values"][0]["value"]
+    assert shown == 12.5 and type(shown) is float
+    stored = json.loads(json.dumps(data))
+    assert stored == data
+    # The stored (JSON) form goes through `expand` unchanged, and explains the same.
+    assert expand(stored["explanation"]) == stored["explanation"]
+    again = rules.Decision.from_dict(stored)
+    assert again.explain_text() == decision.explain_text()
+    assert "value = 12.5" in decision.explain_text()

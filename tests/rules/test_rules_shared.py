@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import json
-import pickle
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -13,7 +11,8 @@ import pytest
 
 import rules
 from rules import Action, RuleRef, compiler
-from rules.shared import SharedDict, SharedEntries, SharedList
+from rules.explain import expand
+from rules.shared import SharedEntries
 
 POLICY = """policy "shared"
 if reason == "damaged" and value > 100 then approve_return
@@ -105,6 +104,13 @@ def test_policy_without_a_default_section() -> None:
     assert decided.actions == [Action("reject", ("Used",))]
 
 
+def _flat(value: Any) -> list[Any]:
+    """Every value inside nested tuples."""
+    if isinstance(value, tuple):
+        return [v for item in value for v in _flat(item)]
+    return [value]
+
+
 def test_entries_of_repeating_facts_are_shared_and_read_only(policy: rules.CompiledPolicy) -> None:
     first = policy.decide({"reason": "size", "buyer": {"orders": 2}}).explanation
     second = policy.decide({"reason": "size", "buyer": {"orders": 2}}).explanation
@@ -112,23 +118,17 @@ def test_entries_of_repeating_facts_are_shared_and_read_only(policy: rules.Compi
     assert first is not second and first["earlier"] is not second["earlier"]
     assert all(a is b for a, b in zip(first["earlier"], second["earlier"], strict=True))
     entry = second["earlier"][0]
-    assert isinstance(entry, SharedDict) and isinstance(entry["part"]["values"], SharedList)
-    for change in (
-        lambda: entry.__setitem__("result", "true"),
-        lambda: entry.update(result="true"),
-        lambda: entry.pop("result"),
-        lambda: entry["part"]["values"].append({}),
-        lambda: entry["part"]["values"].pop(),
-        lambda: entry["part"]["values"].__setitem__(0, {}),
-    ):
-        with pytest.raises(TypeError):
-            change()
+    # A shared entry is tuples all the way down, holding only texts, numbers and None: nobody can change it.
+    assert type(entry) is tuple
+    assert all(v is None or type(v) in (str, int, bool) for v in _flat(entry)), entry
+    with pytest.raises(TypeError):
+        entry[2] = "true"  # type: ignore[index]
     assert policy.decide({"reason": "size", "buyer": {"orders": 2}}).explanation == first
-    # Whoever needs to change one gets a plain copy.
-    for plain in (copy.copy(entry), copy.deepcopy(entry), pickle.loads(pickle.dumps(entry))):
-        assert plain == entry and type(plain) is dict
-        plain["result"] = "changed"
-    assert type(copy.deepcopy(entry)["part"]["values"]) is list
+    # Its JSON form is the caller's own to change.
+    plain = expand(second)["earlier"][0]
+    plain["result"] = "changed"
+    plain["part"]["values"].append({})
+    assert expand(first)["earlier"][0]["result"] != "changed"
     # The explanation itself is the caller's own.
     second["earlier"].append("mine")
     assert "mine" not in policy.decide({"reason": "size", "buyer": {"orders": 2}}).explanation["earlier"]
@@ -138,7 +138,7 @@ def test_money_and_odd_values_are_never_shared(policy: rules.CompiledPolicy) -> 
     for facts in ({"reason": "damaged", "value": Decimal("99.5")}, {"reason": ["damaged"], "value": 5.5}):
         first = policy.decide(facts).explanation["earlier"][0]
         second = policy.decide(facts).explanation["earlier"][0]
-        assert first == second and first is not second and type(first) is dict
+        assert first == second and first is not second and type(first) is tuple
 
 
 def test_true_and_one_are_never_taken_for_each_other() -> None:
@@ -146,6 +146,7 @@ def test_true_and_one_are_never_taken_for_each_other() -> None:
     as_one = policy.decide({"buyer": {"orders": 1}, "item": {"customized": 1}}).explanation
     as_true = policy.decide({"buyer": {"orders": True}, "item": {"customized": True}}).explanation
     one = {"field": "buyer.orders", "value": 1, "status": "present"}
+    as_one, as_true = expand(as_one), expand(as_true)
     assert as_one["earlier"][0]["part"]["values"][0] == one
     assert as_true["earlier"][0]["part"]["values"][0]["status"] == "wrong type"
     assert as_one["earlier"][1]["part"]["values"][0]["status"] == "wrong type"
@@ -157,10 +158,11 @@ def test_room_bounds_what_a_section_keeps(monkeypatch: pytest.MonkeyPatch) -> No
     policy = rules.compile_policy(POLICY)
     first = [policy.decide({"reason": "size", "buyer": {"orders": n}}).explanation for n in range(-14, 6)]
     assert all(len(e["earlier"]) == 3 for e in first)
+    again = [policy.decide({"reason": "size", "buyer": {"orders": n}}).explanation for n in range(-14, 6)]
     shared = [
-        e for orders in range(-14, 6)
-        for e in policy.decide({"reason": "size", "buyer": {"orders": orders}}).explanation["earlier"]
-        if type(e) is SharedDict
+        a for before, after in zip(first, again, strict=True)
+        for a, b in zip(before["earlier"], after["earlier"], strict=True)
+        if a is b
     ]
     assert len({id(e) for e in shared}) == 3
     reference = rules.compile_policy(POLICY)
@@ -172,7 +174,7 @@ def test_room_bounds_what_a_section_keeps(monkeypatch: pytest.MonkeyPatch) -> No
 def test_shared_entries_keep_within_their_room() -> None:
     entries = SharedEntries(1)
     kept: dict[Any, Any] = {}
-    first = entries.keep(kept, "a", {"x": [1]})
-    assert type(first) is SharedDict and kept == {"a": first}
-    second = entries.keep(kept, "b", {"x": [2]})
-    assert type(second) is dict and "b" not in kept
+    first = entries.keep(kept, "a", ("x", 1))
+    assert kept == {"a": first}
+    second = entries.keep(kept, "b", ("x", 2))
+    assert second == ("x", 2) and "b" not in kept
