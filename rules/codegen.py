@@ -176,7 +176,7 @@ class Generator:
         """The explanation's record of a fact as read and whether it is usable, built once per explanation:
         `(field, raw value, status)` (the JSON form converts the value).
 
-        `d<i>` starts as None where the explanation binds the field; parts that show the same fact
+        `d<i>` starts as None (a default of the explanation function); parts that show the same fact
         share its record.
         """
         i = self.slots[field]

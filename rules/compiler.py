@@ -173,9 +173,8 @@ def _explain_rule(gen: Generator, index: int, r_index: int, rule: n.Rule, displa
         out.append(f"    _e = {kept}.get(r{gen.slots[fields[0]]}) if {gen.keyable(fields[0])} else None")
         out.append("    if _e is None:")
         indent = "        "
-        out.extend(gen.convert(f, indent) for f in pending)
-    else:
-        out.extend(gen.convert(f, indent) for f in pending)
+    out.extend(gen.convert(f, indent) for f in pending)
+    if not kept:
         converted.update(pending)
     results = [gen.temp() for _ in parts]
     out.append(f"{indent}{results[0]} = {gen.tri(parts[0])}")
