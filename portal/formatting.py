@@ -35,6 +35,11 @@ _FORMATTERS: dict[tuple[tuple[str | None, ...], tzinfo, str], Callable[[datetime
 _MESSAGES: dict[tuple[tuple[str | None, ...], str], str] = {}
 _MAX_MESSAGES = 20_000
 _DURATIONS: dict[tuple[object, ...], str] = {}
+# Amounts and moments already written, by everything their text depends on: a queue shows the same
+# rows to every agent and again on each refresh. Emptied when full, so it holds the recent ones.
+# (An amount's key has five parts and a moment's four, so the two never meet.)
+_WRITTEN: dict[tuple[object, ...], str] = {}
+_MAX_WRITTEN = 20_000
 _THRESHOLD = 1.5
 _ENGLISH = Locale.parse("en")
 
@@ -96,11 +101,23 @@ def format_dt(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return "—"
     locale, zone = viewer()
-    key = (locale_key(locale), zone, fmt)
-    formatter = _FORMATTERS.get(key)
-    if formatter is None:
-        formatter = _FORMATTERS[key] = _datetime_formatter(locale, zone, fmt)
-    return formatter(value)
+    # Equal moments are the same instant (an aware one equals no naive one), written the same.
+    written_key = (locale_key(locale), zone, fmt, value)
+    text = _WRITTEN.get(written_key)
+    if text is None:
+        key = (written_key[0], zone, fmt)
+        formatter = _FORMATTERS.get(key)
+        if formatter is None:
+            formatter = _FORMATTERS[key] = _datetime_formatter(locale, zone, fmt)
+        text = _remember(written_key, formatter(value))
+    return text
+
+
+def _remember(key: tuple[object, ...], text: str) -> str:
+    if len(_WRITTEN) >= _MAX_WRITTEN:
+        _WRITTEN.clear()
+    _WRITTEN[key] = text
+    return text
 
 
 def time_tag(value: datetime | None, fmt: str = "medium") -> Markup:
@@ -113,8 +130,14 @@ def time_tag(value: datetime | None, fmt: str = "medium") -> Markup:
 def format_money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return "—"
-    # The Locale object itself: given its name, Babel would parse it again for every amount.
-    return format_currency(amount, currency, locale=viewer_locale())
+    locale = viewer_locale()
+    # Equal amounts are written alike whatever their exponent (Babel rounds to the currency's digits).
+    key = ("money", locale_key(locale), currency, type(amount), amount)
+    text = _WRITTEN.get(key)
+    if text is None:
+        # The Locale object itself: given its name, Babel would parse it again for every amount.
+        text = _remember(key, format_currency(amount, currency, locale=locale))
+    return text
 
 
 def duration(seconds: float) -> str:

@@ -100,3 +100,26 @@ def test_a_forced_language_is_followed(app: Flask) -> None:
             assert formatting.gettext("in %(time)s") == flask_babel.gettext("in %(time)s") != english
             assert formatting.format_dt(MOMENTS[0]) == flask_babel.format_datetime(MOMENTS[0])
         assert formatting.gettext("in %(time)s") == english
+
+
+def test_written_amounts_and_moments_are_kept_within_a_bound(
+    viewer: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Amounts and moments are written once and kept, per language and zone, and the store stays bounded:
+    the answers are Babel's whether they come from it or not."""
+    lang, _zone = viewer
+    monkeypatch.setattr(formatting, "_WRITTEN", {})
+    monkeypatch.setattr(formatting, "_MAX_WRITTEN", 7)
+    for _ in range(3):
+        for cents in range(0, 2000, 97):
+            amount = Decimal(cents) / 100
+            assert formatting.format_money(amount, "EUR") == format_currency(amount, "EUR", locale=lang)
+            assert len(formatting._WRITTEN) <= 7
+        for moment in MOMENTS:
+            assert formatting.format_dt(moment, "short") == flask_babel.format_datetime(moment, "short")
+            assert len(formatting._WRITTEN) <= 7
+    # The same amount in another currency, and the same moment in another format, are written anew.
+    for currency in ("JPY", "USD"):
+        expected = format_currency(Decimal("12.5"), currency, locale=lang)
+        assert formatting.format_money(Decimal("12.5"), currency) == expected
+    assert formatting.format_dt(MOMENTS[0], "long") == flask_babel.format_datetime(MOMENTS[0], "long")
