@@ -101,11 +101,12 @@ def format_dt(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return "—"
     locale, zone = viewer()
+    language = locale_key(locale)
     # Equal moments are the same instant (an aware one equals no naive one), written the same.
-    written_key = (locale_key(locale), zone, fmt, value)
+    written_key = (language, zone, fmt, value)
     text = _WRITTEN.get(written_key)
     if text is None:
-        key = (written_key[0], zone, fmt)
+        key = (language, zone, fmt)
         formatter = _FORMATTERS.get(key)
         if formatter is None:
             formatter = _FORMATTERS[key] = _datetime_formatter(locale, zone, fmt)

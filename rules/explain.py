@@ -36,7 +36,8 @@ _WORDS = {True: "true", False: "false", None: "unknown"}
 def expand(info: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON form of an explanation, compact or already expanded (as stored by earlier versions).
 
-    Every object and list in it is new, the caller's own to change or store.
+    Built from a compact explanation (what a decision makes), every object and list in it is new, the
+    caller's own to change or store; records already in the JSON form are passed through as they are.
     """
     rule = info["rule"]
     return {
